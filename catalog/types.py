@@ -1,0 +1,95 @@
+"""Plain data the catalog hands out, and the read-only interface the kiosk searches through.
+
+Services return these dataclasses; the kiosk's Qt models adapt them. Nothing here touches
+SQLite or hnswlib, so the kiosk can be tested against a fake :class:`ProductFinder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Product:
+    """One product as shoppers and staff see it."""
+
+    sku: str
+    name: str
+    price: float | None = None  # in `currency` units; None when unknown
+    currency: str = "EUR"
+    category: str = ""
+    subcategory: str = ""
+    aisle: str = ""  # aisle or location in the store, e.g. "Aisle 4" or "Fresh produce"
+    description: str = ""
+    in_stock: bool = True
+    attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    related: tuple[str, ...] = ()  # "goes well with" SKUs
+    image_count: int = 0  # reference images (catalog photo + enrolled shots)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A product found by image search."""
+
+    product: Product
+    score: float  # cosine similarity of the product's best reference image, -1..1
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Top-k products for one query vector, best first."""
+
+    matches: list[Match]
+    #: score of the first product minus the second (1.0 when only one product matched); the
+    #: kiosk shows "Is it one of these?" when the score or the margin is low.
+    margin: float
+    #: where the time went, e.g. {"search": 0.4, "lookup": 0.2} in milliseconds
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ProductFinder(Protocol):
+    """Read-only search over a published catalog: everything the kiosk needs from it.
+
+    Implementations never add to an index while searching it; a new catalog version is a new
+    finder object that replaces the old one as a whole.
+    """
+
+    #: changes whenever the catalog's products, images or index change (cache key)
+    catalog_version: str
+    #: id of the model bundle (and precision) that made the catalog's vectors
+    bundle_id: str
+
+    def search_vector(
+        self, vector: np.ndarray, k: int = 5, *, category: str | None = None,
+        in_stock_only: bool = False,
+    ) -> SearchResult:
+        """Products nearest to an L2-normalised query embedding."""
+        ...
+
+    def search_text(self, query: str, k: int = 20) -> list[Product]:
+        """Products whose name, description or category match the words typed."""
+        ...
+
+    def product(self, sku: str) -> Product | None: ...
+
+    def similar(self, sku: str, k: int = 6) -> list[Match]:
+        """Products that look most like ``sku`` (excluding itself)."""
+        ...
+
+    def goes_well_with(self, sku: str) -> list[Product]:
+        """The related products staff linked to ``sku``, in their order."""
+        ...
+
+    def categories(self) -> list[str]: ...
+
+    def browse(self, category: str, limit: int = 60) -> list[Product]: ...
+
+    def thumbnail(self, sku: str) -> bytes | None:
+        """The encoded (JPEG or PNG) display thumbnail of the product's catalog image."""
+        ...
+
+    def close(self) -> None: ...
