@@ -32,10 +32,10 @@ class PreprocessSpec:
     """How an image becomes the model's input tensor (all the runtime needs to know)."""
 
     input_size: tuple[int, int]  # (height, width)
-    resize: str = "shorter"  # "shorter": scale the shorter side to resize_size, then crop
+    resize: str = "shorter"  # "shorter": shorter side to resize_size, then crop; or "stretch"
     resize_size: int = 256
-    crop: str = "center"
-    interpolation: str = "bilinear"  # the reference resampling (PyTorch), see preprocess.py
+    crop: str = "center"  # the crop after a "shorter" resize (a "stretch" resize needs none)
+    interpolation: str = "bilinear"  # antialiased, as torchvision/Pillow; or "bicubic"
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # on 0..1 pixel values
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     color_order: str = "RGB"
@@ -44,8 +44,10 @@ class PreprocessSpec:
     def __post_init__(self) -> None:
         if self.resize not in ("shorter", "stretch"):
             raise ManifestError(f"preprocess.resize: unknown rule {self.resize!r}")
-        if self.crop not in ("center", "none"):
+        if self.crop != "center":
             raise ManifestError(f"preprocess.crop: unknown rule {self.crop!r}")
+        if self.interpolation not in ("bilinear", "bicubic"):
+            raise ManifestError(f"preprocess.interpolation: unknown {self.interpolation!r}")
         if self.color_order not in ("RGB", "BGR"):
             raise ManifestError(f"preprocess.color_order: unknown order {self.color_order!r}")
         if self.layout not in ("NCHW", "NHWC"):
@@ -132,9 +134,7 @@ class Manifest:
             text = None
             if data.get("text"):
                 t = dict(data["text"])
-                t["files"] = {
-                    p: ModelFile(**{"precision": p, **f}) for p, f in t["files"].items()
-                }
+                t["files"] = {p: ModelFile(**{"precision": p, **f}) for p, f in t["files"].items()}
                 text = TextTower(**t)
             return cls(
                 name=str(need(data, "name", "")),

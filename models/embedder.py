@@ -29,6 +29,15 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return (x / np.maximum(norms, eps)).astype(np.float32)
 
 
+def optimization_for(precision: str) -> str:
+    """Graph optimisation level for a precision.
+
+    ONNX Runtime 1.32's CPU layout optimisations ("all") crash on fp16 transformer graphs, so
+    fp16 models stop at "extended".
+    """
+    return "extended" if precision == "fp16" else "all"
+
+
 @dataclass
 class EmbedReport:
     """The result of embedding a list of files: vectors for those that worked, reasons for the rest."""
@@ -62,17 +71,28 @@ class ImageEmbedder:
         if engine is None:
             path = bundle.model_path(precision)  # checks size and sha256 first
             engine = create_engine(
-                path, threads=threads, headroom=headroom, providers=providers, warmup=False
+                path,
+                threads=threads,
+                headroom=headroom,
+                providers=providers,
+                warmup=False,
+                optimization=optimization_for(precision),
             )
             self.model_id = bundle.bundle_id(precision)
         else:
-            self.model_id = f"{bundle.name}@{bundle.manifest.version}/{precision}:{engine.description}"
+            self.model_id = (
+                f"{bundle.name}@{bundle.manifest.version}/{precision}:{engine.description}"
+            )
         self.engine = engine
         self._check_shapes()
 
     @classmethod
-    def open(cls, name_or_path: str | os.PathLike[str] | None = None, precision: str = "auto",
-             **kwargs: object) -> ImageEmbedder:
+    def open(
+        cls,
+        name_or_path: str | os.PathLike[str] | None = None,
+        precision: str = "auto",
+        **kwargs: object,
+    ) -> ImageEmbedder:
         """Load a bundle by shipped name or path (the default bundle when None) and open it."""
         return cls(load_bundle(name_or_path), precision, **kwargs)  # type: ignore[arg-type]
 
@@ -104,11 +124,15 @@ class ImageEmbedder:
         """Decode a file (or pass an array through) as 8-bit BGR, at a reduced scale if large."""
         if isinstance(image, np.ndarray):
             return image
-        return load_image(image, max_pixels=self.max_pixels, reduce_to=self.preprocess.spec.resize_size)
+        return load_image(
+            image, max_pixels=self.max_pixels, reduce_to=self.preprocess.spec.resize_size
+        )
 
     def embed(self, images: Sequence[ImageLike] | np.ndarray, batch_size: int = 16) -> np.ndarray:
         """Embed frames or files → float32 [n, dim], L2-normalised. Raises on the first bad image."""
-        if isinstance(images, np.ndarray) and images.ndim in (2, 3):
+        if isinstance(images, str | os.PathLike) or (
+            isinstance(images, np.ndarray) and images.ndim in (2, 3)
+        ):
             images = [images]
         out = np.empty((len(images), self.dim), dtype=np.float32)
         for start in range(0, len(images), batch_size):
@@ -139,7 +163,9 @@ class ImageEmbedder:
                 return i, None, str(exc)
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for batch in _chunks(_bounded_map(pool, prepare, len(paths), 2 * batch_size), batch_size):
+            for batch in _chunks(
+                _bounded_map(pool, prepare, len(paths), 2 * batch_size), batch_size
+            ):
                 good = [(i, x) for i, x, _ in batch if x is not None]
                 report.failed.extend((i, why) for i, x, why in batch if x is None)
                 if good:

@@ -87,8 +87,13 @@ def create_engine(
     headroom: int = 0,
     providers: list[str] | None = None,
     warmup: bool = True,
+    optimization: str = "all",
 ) -> InferenceEngine:
-    """Open ``model_path`` with the best available ONNX Runtime execution provider."""
+    """Open ``model_path`` with the best available ONNX Runtime execution provider.
+
+    ``optimization``: ONNX Runtime graph optimisation level, "all" (default), "extended" or
+    "basic".
+    """
     from .engine_ort import OrtEngine
 
     return OrtEngine(
@@ -96,4 +101,5 @@ def create_engine(
         intra_threads=thread_budget(threads, headroom),
         providers=providers,
         warmup=warmup,
+        optimization=optimization,
     )

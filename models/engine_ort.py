@@ -65,13 +65,18 @@ class OrtEngine:
         intra_threads: int = 1,
         providers: list[str] | None = None,
         warmup: bool = True,
+        optimization: str = "all",
     ) -> None:
         chosen, reason = choose_providers(providers)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.graph_optimization_level = {
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        }[optimization]
         opts.log_severity_level = 3
         provider_options: list[dict[str, str]] = [
             {"intra_op_num_threads": str(intra_threads)} if p == "XnnpackExecutionProvider" else {}
@@ -79,12 +84,16 @@ class OrtEngine:
         ]
         try:
             self._session = ort.InferenceSession(
-                str(model_path), sess_options=opts, providers=chosen,
+                str(model_path),
+                sess_options=opts,
+                providers=chosen,
                 provider_options=provider_options,
             )
         except Exception as exc:  # onnxruntime raises its own, untyped, exception classes
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise EngineError(f"{model_path}: ONNX Runtime cannot load the model ({first})") from exc
+            raise EngineError(
+                f"{model_path}: ONNX Runtime cannot load the model ({first})"
+            ) from exc
         used = self._session.get_providers()[0]
         self.description = f"onnxruntime/{used}"
         self.intra_threads = intra_threads
@@ -93,18 +102,22 @@ class OrtEngine:
             raise BundleShapeError(f"{model_path}: expected one input, the graph has {len(inputs)}")
         self.input_name = inputs[0].name
         self.input_shape = list(inputs[0].shape)
+        self.input_dtype = np.int64 if inputs[0].type == "tensor(int64)" else np.float32
         self.output_name = self._session.get_outputs()[0].name
         self.output_shape = list(self._session.get_outputs()[0].shape)
         log.info(
             "inference: %s with %d thread(s) for %s (%s)",
-            used, intra_threads, Path(model_path).name, reason,
+            used,
+            intra_threads,
+            Path(model_path).name,
+            reason,
         )
         if warmup:
             self._warmup()
 
     def _warmup(self) -> None:
         shape = [d if isinstance(d, int) and d > 0 else 1 for d in self.input_shape]
-        self.run(np.zeros(shape, dtype=np.float32))
+        self.run(np.zeros(shape, dtype=self.input_dtype))
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         try:

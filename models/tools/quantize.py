@@ -125,8 +125,13 @@ def quantize_bundle(
         if method == "static":
             images = calibration_images(calib, limit=calib_limit)
             quantize_static_int8(
-                fp32, tmp, images, Preprocessor(bundle.manifest.preprocess),
-                input_name=bundle.manifest.input_name, method=calib_method, progress=progress,
+                fp32,
+                tmp,
+                images,
+                Preprocessor(bundle.manifest.preprocess),
+                input_name=bundle.manifest.input_name,
+                method=calib_method,
+                progress=progress,
             )
             how = f"static-qdq-per-channel ({calib_method}, {len(images)} images from {calib or 'scikit-image sample photos'})"
         elif method == "dynamic":

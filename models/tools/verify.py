@@ -123,7 +123,11 @@ def verify_bundle(
     skipped: list[str] = list(data.problems)
     for precision in precisions:
         embedder = ImageEmbedder(bundle, precision, threads=threads)
-        step = (lambda k, p=precision: progress(p, k, len(data.gallery) + len(data.queries))) if progress else None
+        step = (
+            (lambda k, p=precision: progress(p, k, len(data.gallery) + len(data.queries)))
+            if progress
+            else None
+        )
         g = embedder.embed_files([p for p, _ in data.gallery], progress=step)
         q = embedder.embed_files([p for p, _ in data.queries], progress=step)
         embedder.close()
@@ -131,7 +135,10 @@ def verify_bundle(
             skipped += [f"{data.gallery[i][0]}: {why}" for i, why in g.failed]
             skipped += [f"{data.queries[i][0]}: {why}" for i, why in q.failed]
         ranks = product_ranks(
-            q.vectors, g.vectors, [data.gallery[i][1] for i in g.ok], [data.queries[i][1] for i in q.ok]
+            q.vectors,
+            g.vectors,
+            [data.gallery[i][1] for i in g.ok],
+            [data.queries[i][1] for i in q.ok],
         )
         scores[precision] = retrieval_scores(ranks).as_dict()
         query_vecs[precision] = (q.vectors, q.ok)
@@ -144,7 +151,11 @@ def verify_bundle(
         ia = {j: k for k, j in enumerate(a_ok)}
         ib = {j: k for k, j in enumerate(b_ok)}
         cos = np.sum(a[[ia[j] for j in common]] * b[[ib[j] for j in common]], axis=1)
-        cosine = {"mean": round(float(cos.mean()), 5), "p5": round(float(np.percentile(cos, 5)), 5), "min": round(float(cos.min()), 5)}
+        cosine = {
+            "mean": round(float(cos.mean()), 5),
+            "p5": round(float(np.percentile(cos, 5)), 5),
+            "min": round(float(cos.min()), 5),
+        }
         drop = scores["fp32"]["recall_at_1"] - scores["int8"]["recall_at_1"]
         scores["int8"]["recall_at_1_drop"] = round(drop, 4)
         if drop > max_drop:
@@ -163,5 +174,9 @@ def record_verification(bundle: Bundle, report: VerifyReport, dataset: str) -> N
     for precision, figures in report.scores.items():
         bundle.manifest.verification[precision] = {**figures, "dataset": dataset, "date": when}
     if report.cosine:
-        bundle.manifest.verification["int8_vs_fp32_cosine"] = {**report.cosine, "dataset": dataset, "date": when}
+        bundle.manifest.verification["int8_vs_fp32_cosine"] = {
+            **report.cosine,
+            "dataset": dataset,
+            "date": when,
+        }
     bundle.save_manifest()
