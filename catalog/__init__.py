@@ -1,0 +1,99 @@
+"""AisleLens catalog: products in SQLite, their image vectors, and search over them.
+
+SQLite is the source of truth; the HNSW index beside it (``<db>.hnsw`` + ``<db>.hnsw.json``)
+is derived and can always be rebuilt. Staff use ``aislelens catalog …``; the kiosk and the
+demo builder use these functions::
+
+    from catalog import import_products, index_catalog, open_finder
+    from models import ImageEmbedder
+
+    report = import_products("store.db", "products.csv")        # ImportReport (issues listed)
+    embedder = ImageEmbedder.open()                             # the default bundle
+    index_catalog("store.db", embedder)                         # IndexReport; resumable
+    finder = open_finder("store.db", bundle_id=embedder.model_id)  # read-only ProductFinder
+    result = finder.search_vector(embedder.embed([frame])[0], k=5)
+    result.matches[0].product.name, result.matches[0].score, result.margin
+
+Other library functions: ``enroll_images`` / ``enroll_frame`` (in-store photos as extra
+references), ``remove_products``, ``evaluate_queries`` / ``evaluate_vectors``,
+``catalog_stats``, ``check_catalog``, ``catalog_version_on_disk`` (poll it; when it differs from
+``finder.catalog_version`` open a new finder and swap it in). ``CatalogSettings`` holds the
+index parameters (``AISLELENS_CATALOG_*`` environment variables override them).
+"""
+
+from .enroll import (
+    EnrollItem,
+    EnrollReport,
+    RemoveReport,
+    enroll_frame,
+    enroll_images,
+    read_enroll_file,
+    remove_products,
+)
+from .errors import (
+    BundleMismatchError,
+    CatalogBusyError,
+    CatalogError,
+    CatalogNotFoundError,
+    IndexCorruptError,
+    IndexFileError,
+    IndexStaleError,
+    InputFileError,
+    NotIndexedError,
+    SchemaError,
+    UnknownProductError,
+)
+from .evaluate import EvalReport, Query, evaluate_queries, evaluate_vectors, read_queries
+from .finder import CatalogFinder, catalog_version_on_disk, open_finder
+from .importer import ImportReport, import_products
+from .importfile import ImportIssue
+from .indexer import IndexReport, index_catalog
+from .maintenance import CatalogStats, CheckReport, catalog_stats, check_catalog
+from .settings import CatalogSettings
+from .types import Match, Product, ProductFinder, SearchResult
+from .vector_index import ExactIndex, VectorIndex
+
+__all__ = [
+    "BundleMismatchError",
+    "CatalogBusyError",
+    "CatalogError",
+    "CatalogFinder",
+    "CatalogNotFoundError",
+    "CatalogSettings",
+    "CatalogStats",
+    "CheckReport",
+    "EnrollItem",
+    "EnrollReport",
+    "EvalReport",
+    "ExactIndex",
+    "ImportIssue",
+    "ImportReport",
+    "IndexCorruptError",
+    "IndexFileError",
+    "IndexReport",
+    "IndexStaleError",
+    "InputFileError",
+    "Match",
+    "NotIndexedError",
+    "Product",
+    "ProductFinder",
+    "Query",
+    "RemoveReport",
+    "SchemaError",
+    "SearchResult",
+    "UnknownProductError",
+    "VectorIndex",
+    "catalog_stats",
+    "catalog_version_on_disk",
+    "check_catalog",
+    "enroll_frame",
+    "enroll_images",
+    "evaluate_queries",
+    "evaluate_vectors",
+    "import_products",
+    "index_catalog",
+    "open_finder",
+    "read_enroll_file",
+    "read_queries",
+    "remove_products",
+]

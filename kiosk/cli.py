@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from catalog.cli import catalog
 from catalog.errors import CatalogError
 from models.cli import models
 from models.errors import ModelError
@@ -42,6 +43,7 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(models)
+cli.add_command(catalog)
 
 
 def main() -> None:

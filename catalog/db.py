@@ -1,0 +1,291 @@
+"""The catalog database: opening it, its named migrations, its metadata and its write lock.
+
+SQLite (through sqlite-utils) is the source of truth. The file is in WAL mode so the kiosk keeps
+reading while the staff tool writes; writers also take an advisory lock file so two staff
+commands never embed or rebuild the index at once. Triggers count every change to products,
+images and embeddings (``catalog_revision``, ``embeddings_revision`` in ``meta``), which is how a
+derived index file is recognised as stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .errors import CatalogBusyError, CatalogNotFoundError, SchemaError
+
+try:  # POSIX only; elsewhere the lock is a no-op and SQLite's own locking remains
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+MIGRATION_SET = "aislelens-catalog"
+migrations = Migrations(MIGRATION_SET)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@migrations(name="m001_products_images_embeddings")
+def _m001(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta (key, value) VALUES
+            ('catalog_revision', '0'), ('embeddings_revision', '0');
+        CREATE TABLE products (
+            id INTEGER PRIMARY KEY,
+            sku TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            price REAL CHECK (price IS NULL OR price >= 0),
+            currency TEXT NOT NULL DEFAULT 'EUR',
+            category TEXT NOT NULL DEFAULT '',
+            subcategory TEXT NOT NULL DEFAULT '',
+            aisle TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            in_stock INTEGER NOT NULL DEFAULT 1,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            related TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX products_category ON products (category);
+        CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('catalog', 'enrolled')),
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            error TEXT,
+            added_at TEXT NOT NULL,
+            UNIQUE (product_id, sha256)
+        );
+        CREATE INDEX images_product ON images (product_id);
+        CREATE TABLE embeddings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            image_id INTEGER NOT NULL UNIQUE REFERENCES images (id) ON DELETE CASCADE,
+            bundle_id TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE thumbnails (
+            image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+            format TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+        """
+    )
+    # Revision counters: what the kiosk shows (products, which images) and what it searches
+    # (embeddings). Bookkeeping columns (images.error, size, mtime) do not count.
+    for table, event in (
+        ("products", "INSERT"),
+        ("products", "UPDATE"),
+        ("products", "DELETE"),
+        ("images", "INSERT"),
+        ("images", "UPDATE OF product_id, kind, sha256"),
+        ("images", "DELETE"),
+        ("embeddings", "INSERT"),
+        ("embeddings", "DELETE"),
+    ):
+        key = "embeddings_revision" if table == "embeddings" else "catalog_revision"
+        name = f"{table}_{event.split()[0].lower()}_rev"
+        db.execute(
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN "
+            f"UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = '{key}'; END"
+        )
+
+
+@migrations(name="m002_products_fts5")
+def _m002(db: Database) -> None:
+    # External-content FTS5 table kept in step by triggers; diacritics folded so that
+    # "creme" finds "Crème".
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE products_fts USING fts5 (
+            sku, name, category, subcategory, description,
+            content='products', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER products_fts_ai AFTER INSERT ON products BEGIN
+            INSERT INTO products_fts (rowid, sku, name, category, subcategory, description)
+            VALUES (new.id, new.sku, new.name, new.category, new.subcategory, new.description);
+        END;
+        CREATE TRIGGER products_fts_ad AFTER DELETE ON products BEGIN
+            INSERT INTO products_fts (products_fts, rowid, sku, name, category, subcategory,
+                                      description)
+            VALUES ('delete', old.id, old.sku, old.name, old.category, old.subcategory,
+                    old.description);
+        END;
+        CREATE TRIGGER products_fts_au AFTER UPDATE ON products BEGIN
+            INSERT INTO products_fts (products_fts, rowid, sku, name, category, subcategory,
+                                      description)
+            VALUES ('delete', old.id, old.sku, old.name, old.category, old.subcategory,
+                    old.description);
+            INSERT INTO products_fts (rowid, sku, name, category, subcategory, description)
+            VALUES (new.id, new.sku, new.name, new.category, new.subcategory, new.description);
+        END;
+        """
+    )
+
+
+#: The schema version is the number of migrations this code knows.
+SCHEMA_VERSION = len(migrations._migrations)
+
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+        )
+    else:
+        conn = sqlite3.connect(str(path), timeout=30)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
+def _check_is_sqlite(path: Path) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head and head != b"SQLite format 3\x00":
+        raise SchemaError(f"{path}: not a catalog database (not an SQLite file)")
+
+
+def applied_migrations(db: Database) -> list[str]:
+    if not db["_sqlite_migrations"].exists():
+        return []
+    return [m.name for m in migrations.applied(db)]
+
+
+def check_schema(db: Database, path: Path) -> None:
+    """Refuse files that are not catalogs, or catalogs written by a newer AisleLens."""
+    known = {m.name for m in migrations._migrations}
+    applied = applied_migrations(db)
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise SchemaError(
+            f"{path}: catalog schema is newer than this AisleLens understands "
+            f"(migrations {', '.join(unknown)}); upgrade AisleLens"
+        )
+    if not applied:
+        tables = set(db.table_names())
+        if tables - {"_sqlite_migrations"}:
+            raise SchemaError(f"{path}: an SQLite file, but not an AisleLens catalog")
+
+
+def open_catalog(path: str | os.PathLike[str], *, create: bool = False) -> Database:
+    """Open a catalog for writing (WAL mode, foreign keys on), applying pending migrations.
+
+    ``create``: make a new catalog when the file does not exist (else CatalogNotFoundError).
+    """
+    p = Path(path)
+    if not p.exists():
+        if not create:
+            raise CatalogNotFoundError(
+                f"{p}: no catalog here (create one with `aislelens catalog import FILE --db {p}`)"
+            )
+        p.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        _check_is_sqlite(p)
+    try:
+        db = Database(_connect(p, read_only=False))
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL mode
+        check_schema(db, p)
+        migrations.apply(db)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.DatabaseError as exc:
+        raise SchemaError(f"{p}: cannot open the catalog ({exc})") from exc
+    return db
+
+
+def open_catalog_readonly(path: str | os.PathLike[str]) -> Database:
+    """Open an existing, up-to-date catalog for reading only (the kiosk's view)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CatalogNotFoundError(f"{p}: no catalog here")
+    _check_is_sqlite(p)
+    try:
+        db = Database(_connect(p, read_only=True))
+        check_schema(db, p)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise SchemaError(f"{p}: cannot open the catalog ({exc})") from exc
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise SchemaError(
+            f"{p}: catalog schema version {version}, this AisleLens needs {SCHEMA_VERSION}; "
+            "run `aislelens catalog check --db …` once to upgrade it"
+        )
+    return db
+
+
+def get_meta(db: Database, key: str, default: str | None = None) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(db: Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def revisions(db: Database) -> tuple[int, int]:
+    """(catalog_revision, embeddings_revision): counters bumped by every change."""
+    return (
+        int(get_meta(db, "catalog_revision", "0") or 0),
+        int(get_meta(db, "embeddings_revision", "0") or 0),
+    )
+
+
+def index_paths(db_path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(index file, its metadata JSON) beside the database."""
+    p = Path(db_path)
+    return p.with_name(p.name + ".hnsw"), p.with_name(p.name + ".hnsw.json")
+
+
+@contextlib.contextmanager
+def write_lock(db_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the catalog's advisory write lock (released by the OS if the process dies)."""
+    p = Path(db_path)
+    lock_path = p.with_name(p.name + ".lock")
+    with open(lock_path, "a+b") as fh:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CatalogBusyError(
+                    f"{p}: another `aislelens catalog` command is writing this catalog; "
+                    "wait for it to finish"
+                ) from None
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def new_memory_catalog() -> Database:
+    """An empty catalog in memory (used for dry runs against a database that does not exist)."""
+    db = Database(memory=True)
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db

@@ -1,0 +1,197 @@
+"""Enrolling in-store photos as extra reference images, and removing products.
+
+Enrolled shots are what the kiosk camera sees, so they raise recall most; they are embedded by
+the next ``index`` run. They get no display thumbnail (they may show shoppers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .db import open_catalog, utc_now, write_lock
+from .errors import CatalogError, UnknownProductError
+from .imagefiles import ImageFile, read_image_file, stored_path
+from .importfile import ImportIssue, iter_raw_rows
+from .index_store import IndexSyncReport, sync_index
+from .progress import ProgressFactory, prefetch_map, start_progress
+from .settings import CatalogSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EnrollItem:
+    sku: str
+    path: Path
+    row: int = 0  # row of the CSV (or position on the command line) it came from
+
+
+@dataclass
+class EnrollReport:
+    added: int = 0
+    duplicates: int = 0  # the same photo was already a reference image of that product
+    issues: list[ImportIssue] = field(default_factory=list)
+    skus: list[str] = field(default_factory=list)  # products that gained images
+
+
+@dataclass
+class RemoveReport:
+    removed: list[str]
+    images: int
+    index: IndexSyncReport | None = None
+
+
+def read_enroll_file(path: str | os.PathLike[str]) -> tuple[list[EnrollItem], list[ImportIssue]]:
+    """Items of a CSV (or JSON/JSONL) with ``image`` and ``sku`` columns; paths may be
+    relative to the file. Extra columns are ignored."""
+    path = Path(path)
+    base = path.resolve().parent
+    items: list[EnrollItem] = []
+    issues: list[ImportIssue] = []
+    for row, raw, reason in iter_raw_rows(path):
+        if reason:
+            issues.append(ImportIssue(row, "", reason))
+            continue
+        raw = {str(k).strip().lower(): v for k, v in (raw or {}).items()}
+        sku = str(raw.get("sku") or "").strip()
+        ref = str(raw.get("image") or raw.get("path") or "").strip()
+        if not sku or not ref:
+            issues.append(ImportIssue(row, "sku" if not sku else "image", "missing value"))
+            continue
+        p = Path(ref).expanduser()
+        items.append(EnrollItem(sku, p if p.is_absolute() else base / p, row))
+    return items, issues
+
+
+def enroll_images(
+    db_path: str | os.PathLike[str],
+    items: list[EnrollItem],
+    *,
+    settings: CatalogSettings | None = None,
+    progress: ProgressFactory | None = None,
+) -> EnrollReport:
+    """Add photos to existing products (one transaction); bad photos and unknown SKUs are
+    reported and skipped."""
+    settings = settings or CatalogSettings()
+    db_path = Path(db_path)
+    report = EnrollReport()
+    with write_lock(db_path):
+        db = open_catalog(db_path)
+        conn = db.conn
+        try:
+            known = dict(conn.execute("SELECT sku, id FROM products").fetchall())
+            bar = start_progress(progress, len(items), "enroll")
+            conn.execute("BEGIN IMMEDIATE")
+            for item, result in prefetch_map(
+                lambda it: read_image_file(it.path), items, workers=settings.decode_workers
+            ):
+                bar.update(1)
+                if item.sku not in known:
+                    report.issues.append(ImportIssue(item.row, "sku", f"unknown SKU {item.sku!r}"))
+                    continue
+                if not isinstance(result, ImageFile):
+                    report.issues.append(ImportIssue(item.row, "image", str(result)))
+                    continue
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO images (product_id, kind, path, sha256, size, mtime_ns, "
+                    "width, height, added_at) VALUES (?, 'enrolled', ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        known[item.sku],
+                        stored_path(result.path, db_path.parent),
+                        result.sha256,
+                        result.size,
+                        result.mtime_ns,
+                        result.width,
+                        result.height,
+                        utc_now(),
+                    ],
+                )
+                if cur.rowcount:
+                    report.added += 1
+                    report.skus.append(item.sku)
+                else:
+                    report.duplicates += 1
+            conn.execute("COMMIT")
+            bar.close()
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+    report.skus = list(dict.fromkeys(report.skus))
+    return report
+
+
+def enroll_frame(
+    db_path: str | os.PathLike[str],
+    sku: str,
+    frame: np.ndarray,
+    *,
+    folder: str | os.PathLike[str] | None = None,
+    settings: CatalogSettings | None = None,
+) -> EnrollReport:
+    """Save a camera frame (8-bit BGR) as a JPEG and enrol it for ``sku``.
+
+    The file goes to ``folder`` (default: ``enrolled/<sku>/`` beside the database), so the
+    catalog folder stays self-contained.
+    """
+    db_path = Path(db_path)
+    out_dir = Path(folder) if folder else db_path.parent / "enrolled" / _safe_name(sku)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 10**6:06d}.jpg"
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:
+        raise CatalogError(f"cannot encode the frame for {sku} as JPEG")
+    path.write_bytes(buf.tobytes())
+    return enroll_images(db_path, [EnrollItem(sku, path)], settings=settings)
+
+
+def _safe_name(sku: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sku) or "_"
+
+
+def remove_products(
+    db_path: str | os.PathLike[str], skus: list[str], *, settings: CatalogSettings | None = None
+) -> RemoveReport:
+    """Delete products with their images, vectors and thumbnails; the index marks their
+    vectors deleted (or is rebuilt once too much of it is). Unknown SKUs remove nothing."""
+    settings = settings or CatalogSettings()
+    db_path = Path(db_path)
+    skus = list(dict.fromkeys(skus))
+    if not skus:
+        return RemoveReport([], 0)
+    with write_lock(db_path):
+        db = open_catalog(db_path)
+        try:
+            known = {
+                r[0]
+                for r in db.conn.execute(
+                    f"SELECT sku FROM products WHERE sku IN ({','.join('?' * len(skus))})", skus
+                )
+            }
+            missing = [s for s in skus if s not in known]
+            if missing:
+                raise UnknownProductError(
+                    f"{db_path}: no such SKU: {', '.join(missing)} (nothing removed)"
+                )
+            with db.atomic():
+                images = 0
+                for sku in skus:
+                    images += db.conn.execute(
+                        "SELECT count(*) FROM images i JOIN products p ON p.id = i.product_id "
+                        "WHERE p.sku = ?",
+                        [sku],
+                    ).fetchone()[0]
+                    db.conn.execute("DELETE FROM products WHERE sku = ?", [sku])
+            index = sync_index(db, db_path, settings)
+        finally:
+            db.close()
+    return RemoveReport(skus, images, index)

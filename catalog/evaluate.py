@@ -1,0 +1,164 @@
+"""``catalog eval``: how well the catalog finds the right product for labelled photos.
+
+Queries go through the same path as the kiosk (``finder.search_vector``), so the figures
+include what the HNSW index loses, if anything. Recall@k and MRR come from
+:func:`models.metrics.retrieval_scores`; MRR counts a product ranked below 100 as not found.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import ImageEmbedder
+from models.metrics import retrieval_scores
+
+from .finder import CatalogFinder
+from .importfile import ImportIssue, iter_raw_rows
+from .progress import ProgressFactory, start_progress, ticker
+from .settings import CatalogSettings
+
+RANK_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Query:
+    row: int
+    path: Path
+    sku: str
+
+
+@dataclass
+class EvalReport:
+    n: int
+    recall_at_1: float
+    recall_at_5: float
+    recall_at_10: float
+    mrr: float
+    latency_ms: dict[str, float]  # p50 / p95 of one search (k as the kiosk asks)
+    per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    confused: list[tuple[str, str, int]] = field(default_factory=list)  # (true, found, count)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
+    not_in_catalog: int = 0  # queries whose SKU the catalog lacks (counted as misses)
+    index_kind: str = ""
+    catalog_size: int = 0  # reference vectors searched
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "recall_at_1": round(self.recall_at_1, 4),
+            "recall_at_5": round(self.recall_at_5, 4),
+            "recall_at_10": round(self.recall_at_10, 4),
+            "mrr": round(self.mrr, 4),
+            "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
+            "per_category": self.per_category,
+            "confused": [{"sku": t, "found": f, "count": c} for t, f, c in self.confused],
+            "skipped": [{"row": r, "reason": why} for r, why in self.skipped],
+            "not_in_catalog": self.not_in_catalog,
+            "index_kind": self.index_kind,
+            "catalog_size": self.catalog_size,
+        }
+
+
+def read_queries(path: str | os.PathLike[str]) -> tuple[list[Query], list[ImportIssue]]:
+    """Rows of a CSV with ``image`` and ``sku`` columns (paths absolute or relative to it)."""
+    path = Path(path)
+    base = path.resolve().parent
+    queries: list[Query] = []
+    issues: list[ImportIssue] = []
+    for row, raw, reason in iter_raw_rows(path):
+        if reason:
+            issues.append(ImportIssue(row, "", reason))
+            continue
+        raw = {str(k).strip().lower(): v for k, v in (raw or {}).items()}
+        sku, ref = str(raw.get("sku") or "").strip(), str(raw.get("image") or "").strip()
+        if not sku or not ref:
+            issues.append(ImportIssue(row, "sku" if not sku else "image", "missing value"))
+            continue
+        p = Path(ref).expanduser()
+        queries.append(Query(row, p if p.is_absolute() else base / p, sku))
+    return queries, issues
+
+
+def evaluate_vectors(
+    finder: CatalogFinder,
+    vectors: np.ndarray,
+    skus: Sequence[str],
+    *,
+    k: int = 10,
+) -> EvalReport:
+    """Score already embedded queries against the catalog."""
+    depth = max(1, min(RANK_DEPTH, finder.searchable_products))
+    ranks = np.zeros(len(skus), dtype=np.int64)
+    latencies: list[float] = []
+    confusions: Counter[tuple[str, str]] = Counter()
+    categories: dict[str, str] = {}
+    for i, (vector, sku) in enumerate(zip(vectors, skus, strict=True)):
+        t0 = time.perf_counter()
+        finder.search_vector(vector, k=k)
+        latencies.append((time.perf_counter() - t0) * 1e3)
+        found = [m.product.sku for m in finder.search_vector(vector, k=depth).matches]
+        ranks[i] = found.index(sku) + 1 if sku in found else 0
+        if found and found[0] != sku:
+            confusions[(sku, found[0])] += 1
+        if sku not in categories:
+            product = finder.product(sku)
+            categories[sku] = product.category if product else ""
+    scores = retrieval_scores(ranks)
+    per_cat: dict[str, list[int]] = defaultdict(list)
+    for sku, rank in zip(skus, ranks.tolist(), strict=True):
+        per_cat[categories[sku] or "(none)"].append(rank)
+    lat = np.array(latencies) if latencies else np.zeros(1)
+    return EvalReport(
+        n=scores.n,
+        recall_at_1=scores.recall_at_1,
+        recall_at_5=scores.recall_at_5,
+        recall_at_10=scores.recall_at_10,
+        mrr=scores.mrr,
+        latency_ms={"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95))},
+        per_category={
+            cat: {
+                "n": len(r),
+                "recall_at_1": round(float(np.mean(np.array(r) == 1)), 4),
+                "recall_at_5": round(float(np.mean((np.array(r) >= 1) & (np.array(r) <= 5))), 4),
+            }
+            for cat, r in sorted(per_cat.items())
+        },
+        confused=[(t, f, c) for (t, f), c in confusions.most_common(10)],
+        not_in_catalog=sum(1 for s in skus if not categories.get(s) and finder.product(s) is None),
+        index_kind=finder.index_kind,
+        catalog_size=len(finder),
+    )
+
+
+def evaluate_queries(
+    finder: CatalogFinder,
+    embedder: ImageEmbedder,
+    queries: Sequence[Query],
+    *,
+    k: int = 10,
+    settings: CatalogSettings | None = None,
+    progress: ProgressFactory | None = None,
+) -> EvalReport:
+    """Embed the query photos (unreadable ones are skipped and listed) and score them."""
+    settings = settings or CatalogSettings()
+    bar = start_progress(progress, len(queries), "eval")
+    try:
+        result = embedder.embed_files(
+            [str(q.path) for q in queries],
+            batch_size=settings.batch_size,
+            workers=settings.decode_workers,
+            progress=ticker(bar),
+        )
+    finally:
+        bar.close()
+    report = evaluate_vectors(finder, result.vectors, [queries[i].sku for i in result.ok], k=k)
+    report.skipped = [(queries[i].row, why) for i, why in result.failed]
+    return report

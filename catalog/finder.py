@@ -1,0 +1,266 @@
+"""``CatalogFinder``: the kiosk's read-only search over a catalog, and ``open_finder``.
+
+A finder is a snapshot: the vector index and the map from vectors to products are loaded once
+and never modified, so searches from any thread are safe. When the catalog changes
+(``catalog_version_on_disk`` differs from ``finder.catalog_version``) the kiosk opens a new
+finder and swaps it in whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .db import get_meta, index_paths, open_catalog_readonly, revisions
+from .errors import BundleMismatchError, IndexFileError
+from .index_store import IndexMeta, catalog_dim, iter_db_vectors, load_index_checked
+from .products import (
+    browse,
+    categories,
+    product_by_sku,
+    products_by_id,
+    products_by_sku,
+    search_text,
+)
+from .settings import CatalogSettings
+from .types import Match, Product, SearchResult
+from .vector_index import ExactIndex, VectorIndex, as_queries
+
+log = logging.getLogger(__name__)
+
+
+def _version(db_path: Path, catalog_rev: int, embeddings_rev: int) -> str:
+    try:
+        tag = IndexMeta.read(index_paths(db_path)[1]).checksum[:12]
+    except IndexFileError:
+        tag = "none"
+    return f"{catalog_rev}.{embeddings_rev}.{tag}"
+
+
+def catalog_version_on_disk(db_path: str | os.PathLike[str]) -> str:
+    """The version a finder opened now would have: poll it to know when to reopen."""
+    db = open_catalog_readonly(db_path)
+    try:
+        return _version(Path(db_path), *revisions(db))
+    finally:
+        db.close()
+
+
+class CatalogFinder:
+    """Implements :class:`catalog.types.ProductFinder` over one catalog database."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        bundle_id: str | None = None,
+        settings: CatalogSettings | None = None,
+    ) -> None:
+        settings = settings or CatalogSettings()
+        self.db_path = Path(db_path)
+        self._db = open_catalog_readonly(self.db_path)
+        self._lock = threading.RLock()
+        conn = self._db.conn
+        conn.execute("BEGIN")  # one consistent snapshot of everything loaded below
+        try:
+            stored = get_meta(self._db, "bundle_id") or ""
+            if bundle_id and stored and stored != bundle_id:
+                raise BundleMismatchError(
+                    f"{self.db_path}: the catalog's vectors were made by {stored}, this kiosk "
+                    f"runs {bundle_id}; re-index the catalog with that bundle "
+                    "(aislelens catalog index --bundle … --rebuild)"
+                )
+            self.bundle_id = stored or (bundle_id or "")
+            catalog_rev, embeddings_rev = revisions(self._db)
+            self.catalog_version = _version(self.db_path, catalog_rev, embeddings_rev)
+            rows = conn.execute(
+                "SELECT e.id, i.product_id FROM embeddings e "
+                "JOIN images i ON i.id = e.image_id ORDER BY e.id"
+            ).fetchall()
+            self._labels = np.array([r[0] for r in rows], dtype=np.int64)
+            self._label_product = np.array([r[1] for r in rows], dtype=np.int64)
+            self.dim = catalog_dim(self._db) or 0
+            self.index_note = ""
+            self._index: VectorIndex = self._load_index(settings, len(rows), embeddings_rev)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._db.close()
+            raise
+        conn.execute("ROLLBACK")
+        self._filters: dict[tuple[str | None, bool], np.ndarray] = {}
+        if not len(self._labels):
+            log.warning(
+                "%s: no embeddings yet, image search finds nothing (run `aislelens catalog index`)",
+                self.db_path,
+            )
+
+    def _load_index(self, settings: CatalogSettings, n: int, revision: int) -> VectorIndex:
+        if n >= settings.exact_threshold:
+            try:
+                index, _ = load_index_checked(
+                    self.db_path,
+                    bundle_id=self.bundle_id,
+                    dim=self.dim,
+                    embeddings_revision=revision,
+                    settings=settings,
+                )
+                return index
+            except IndexFileError as exc:
+                self.index_note = f"{exc}; searching exactly until it is rebuilt"
+                log.warning("%s", self.index_note)
+        exact = ExactIndex(self.dim or 1)
+        for labels, vectors in iter_db_vectors(self._db, self.dim):
+            exact.add(vectors, labels)
+        return exact
+
+    @property
+    def index_kind(self) -> str:
+        return self._index.kind
+
+    def __len__(self) -> int:
+        """Reference vectors searched."""
+        return len(self._labels)
+
+    @property
+    def searchable_products(self) -> int:
+        """Products with at least one reference vector."""
+        return len(np.unique(self._label_product))
+
+    def _products_of(self, labels: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(self._labels, labels), 0, max(0, len(self._labels) - 1))
+        return self._label_product[pos]
+
+    def _allowed(self, category: str | None, in_stock_only: bool) -> np.ndarray | None:
+        if category is None and not in_stock_only:
+            return None
+        key = (category, in_stock_only)
+        if key not in self._filters:
+            sql, args = "SELECT id FROM products WHERE 1", []
+            if category is not None:
+                sql, args = sql + " AND category = ?", [category]
+            if in_stock_only:
+                sql += " AND in_stock = 1"
+            with self._lock:
+                ids = np.array([r[0] for r in self._db.conn.execute(sql, args)], dtype=np.int64)
+            self._filters[key] = self._labels[np.isin(self._label_product, ids)]
+        return self._filters[key]
+
+    def _rank_products(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, exclude: int | None = None
+    ) -> list[tuple[int, float]]:
+        """Best (product id, similarity) pairs over all query vectors, best first."""
+        available = len(self._labels) if allowed is None else len(allowed)
+        want = k + (1 if exclude is not None else 0)
+        n_img = min(available, want * 3 + 8)
+        best: dict[int, float] = {}
+        while n_img > 0:
+            labels, sims = self._index.search(queries, n_img, allowed=allowed)
+            best = {}
+            for pid, sim in zip(
+                self._products_of(labels.ravel()).tolist(), sims.ravel().tolist(), strict=True
+            ):
+                if pid != exclude and sim > best.get(pid, -np.inf):
+                    best[pid] = sim
+            if len(best) >= k or n_img >= available:
+                break
+            n_img = min(available, n_img * 4)
+        return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+    def _matches(self, ranked: list[tuple[int, float]]) -> list[Match]:
+        with self._lock:
+            products = products_by_id(self._db, [pid for pid, _ in ranked])
+        return [Match(products[pid], float(s)) for pid, s in ranked if pid in products]
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        k: int = 5,
+        *,
+        category: str | None = None,
+        in_stock_only: bool = False,
+    ) -> SearchResult:
+        """Top-k products for an L2-normalised query embedding, with the top-2 margin."""
+        t0 = time.perf_counter()
+        query = as_queries(vector, self.dim or np.shape(vector)[-1])[:1]
+        allowed = self._allowed(category, in_stock_only)
+        ranked = self._rank_products(query, k, allowed) if len(self._labels) else []
+        t1 = time.perf_counter()
+        matches = self._matches(ranked)
+        t2 = time.perf_counter()
+        if len(matches) >= 2:
+            margin = matches[0].score - matches[1].score
+        else:
+            margin = 1.0 if matches else 0.0
+        return SearchResult(
+            matches, float(margin), {"search": (t1 - t0) * 1e3, "lookup": (t2 - t1) * 1e3}
+        )
+
+    def search_text(self, query: str, k: int = 20) -> list[Product]:
+        with self._lock:
+            return search_text(self._db, query, k)
+
+    def product(self, sku: str) -> Product | None:
+        with self._lock:
+            return product_by_sku(self._db, sku)
+
+    def similar(self, sku: str, k: int = 6) -> list[Match]:
+        """Products whose reference images look most like any of ``sku``'s (itself excluded)."""
+        with self._lock:
+            row = self._db.conn.execute("SELECT id FROM products WHERE sku = ?", [sku]).fetchone()
+        if row is None or not len(self._labels):
+            return []
+        own = self._labels[self._label_product == row[0]]
+        if not len(own):
+            return []
+        with self._lock:
+            vectors = np.concatenate([v for _, v in iter_db_vectors(self._db, self.dim, own)])
+        return self._matches(self._rank_products(vectors, k, None, exclude=row[0]))
+
+    def goes_well_with(self, sku: str) -> list[Product]:
+        product = self.product(sku)
+        if product is None or not product.related:
+            return []
+        with self._lock:
+            found = products_by_sku(self._db, product.related)
+        return [found[s] for s in product.related if s in found]
+
+    def categories(self) -> list[str]:
+        with self._lock:
+            return categories(self._db)
+
+    def browse(self, category: str, limit: int = 60) -> list[Product]:
+        with self._lock:
+            return browse(self._db, category, limit)
+
+    def thumbnail(self, sku: str) -> bytes | None:
+        with self._lock:
+            row = self._db.conn.execute(
+                "SELECT t.data FROM thumbnails t JOIN images i ON i.id = t.image_id "
+                "JOIN products p ON p.id = i.product_id WHERE p.sku = ? ORDER BY i.id LIMIT 1",
+                [sku],
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_finder(
+    db_path: str | os.PathLike[str],
+    *,
+    bundle_id: str | None = None,
+    settings: CatalogSettings | None = None,
+) -> CatalogFinder:
+    """Open a catalog read-only for searching.
+
+    Loads the HNSW index after checking it (checksum, bundle, revision) or, for small catalogs
+    or an unusable index file, searches exactly. Raises :class:`BundleMismatchError` when the
+    catalog's vectors were made by a different bundle than ``bundle_id``.
+    """
+    return CatalogFinder(db_path, bundle_id=bundle_id, settings=settings)

@@ -1,0 +1,71 @@
+"""Tuning knobs of the catalog, built once at start-up and passed down.
+
+Defaults suit a kiosk catalog of up to a few hundred thousand reference images; every field can
+be overridden from the environment with an ``AISLELENS_CATALOG_`` prefix, e.g.
+``AISLELENS_CATALOG_HNSW_EF=200``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+from .errors import CatalogError
+
+ENV_PREFIX = "AISLELENS_CATALOG_"
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """Index, thumbnail and batching parameters."""
+
+    #: below this many vectors the catalog is searched exactly with numpy (no HNSW file)
+    exact_threshold: int = 10_000
+    #: HNSW graph degree: more links, better recall, bigger index
+    hnsw_m: int = 32
+    #: candidate list size while building the graph
+    hnsw_ef_construction: int = 200
+    #: candidate list size while searching (raised to k when k is larger)
+    hnsw_ef: int = 128
+    #: rebuild the HNSW graph from scratch once this share of its items is marked deleted
+    rebuild_deleted_share: float = 0.2
+    #: threads hnswlib may use while building (0: all usable CPUs)
+    build_threads: int = 0
+    #: longest side of the display thumbnails kept for catalog images
+    thumbnail_size: int = 256
+    thumbnail_quality: int = 85
+    #: images embedded per model call, and per committed chunk (resumability granularity)
+    batch_size: int = 16
+    commit_every: int = 128
+    #: threads decoding images while the model runs
+    decode_workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.hnsw_m < 2 or self.hnsw_ef_construction < 1 or self.hnsw_ef < 1:
+            raise CatalogError("settings: hnsw_m must be >= 2 and hnsw_ef* >= 1")
+        if not 0.0 < self.rebuild_deleted_share <= 1.0:
+            raise CatalogError("settings: rebuild_deleted_share must be in (0, 1]")
+        if self.batch_size < 1 or self.commit_every < 1 or self.thumbnail_size < 16:
+            raise CatalogError("settings: batch_size, commit_every >= 1, thumbnail_size >= 16")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> CatalogSettings:
+        """Defaults, then ``AISLELENS_CATALOG_*`` variables, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            kind = float if f.type in ("float", float) else int
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                raise CatalogError(
+                    f"{ENV_PREFIX}{f.name.upper()}={raw!r}: expected a {kind.__name__}"
+                ) from None
+        values.update(overrides)
+        return replace(cls(), **values)  # type: ignore[arg-type]
