@@ -161,7 +161,7 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | Non
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -180,7 +180,7 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | Non
         except StopIteration:
             return
         except csv.Error as exc:
-            yield start, None, f"malformed CSV ({exc})"
+            yield start, None, f"malformed CSV from here on ({exc}; an unbalanced quote?)"
             return
         end, last_line = reader.line_num, reader.line_num
         if not values or all(not v.strip() for v in values):
@@ -241,6 +241,13 @@ def _clean_row(
     for column, value in raw.items():
         if _has_bad_text(value):
             issues.append(ImportIssue(row, column, "not valid UTF-8 text (save the file as UTF-8)"))
+    if len(issues) > before:
+        return None
+    for column in ("sku", "name", "price", "category", "subcategory", "currency"):
+        if isinstance(raw.get(column), str) and "\n" in raw[column].strip():
+            issues.append(
+                ImportIssue(row, column, "line break inside the value (an unbalanced quote?)")
+            )
     if len(issues) > before:
         return None
     sku = str(raw.get("sku") or "").strip()

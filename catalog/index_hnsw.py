@@ -77,7 +77,8 @@ class HnswIndex:
             raise ValueError(f"{len(v)} vectors but {len(lab)} labels")
         if not len(lab):
             return
-        need = int(self._index.get_current_count()) + len(lab)
+        reusable = len(self._deleted)  # replace_deleted fills marked slots first
+        need = int(self._index.get_current_count()) + max(0, len(lab) - reusable)
         if need > self._index.get_max_elements():
             self._index.resize_index(need)
         self._index.add_items(

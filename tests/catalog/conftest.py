@@ -1,0 +1,125 @@
+"""Fixtures for the catalog: real image files drawn with OpenCV, catalogs on disk, embedders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from catalog import CatalogSettings
+from models import FakeEngine, ImageEmbedder, load_bundle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def draw_product(seed: int, size: int = 320) -> np.ndarray:
+    """A distinctive 'packshot': coloured background, shapes and stripes chosen by ``seed``."""
+    rng = np.random.default_rng(seed)
+    img = np.full((size, size, 3), 255, np.uint8)
+    colour = lambda: tuple(int(c) for c in rng.integers(0, 256, 3))  # noqa: E731
+    cv2.rectangle(img, (size // 8, size // 8), (size * 7 // 8, size * 7 // 8), colour(), -1)
+    for _ in range(4):
+        centre = tuple(int(c) for c in rng.integers(size // 4, size * 3 // 4, 2))
+        radius = int(rng.integers(size // 16, size // 5))
+        if rng.random() < 0.5:
+            cv2.circle(img, centre, radius, colour(), -1)
+        else:
+            cv2.rectangle(img, centre, (centre[0] + radius, centre[1] + radius), colour(), -1)
+    step = int(rng.integers(6, 24))
+    for x in range(size // 8, size * 7 // 8, step * 2):
+        cv2.line(img, (x, size // 8), (x, size // 3), colour(), max(1, step // 3))
+    cv2.putText(
+        img,
+        f"P{seed}",
+        (size // 5, size * 3 // 4),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        size / 160,
+        colour(),
+        max(1, size // 80),
+    )
+    return img
+
+
+def shop_photo(seed: int, variant: int = 1) -> np.ndarray:
+    """A 'shelf photo' of product ``seed``: shifted, rotated, rescaled, darker, noisy."""
+    rng = np.random.default_rng(10_000 + seed * 31 + variant)
+    img = draw_product(seed)
+    h, w = img.shape[:2]
+    angle, scale = float(rng.uniform(-12, 12)), float(rng.uniform(0.85, 1.1))
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m[:, 2] += rng.uniform(-15, 15, 2)
+    img = cv2.warpAffine(img, m, (w, h), borderValue=(200, 190, 180))
+    img = np.clip(
+        img.astype(np.float32) * rng.uniform(0.75, 1.05) + rng.normal(0, 6, img.shape), 0, 255
+    ).astype(np.uint8)
+    return img
+
+
+@pytest.fixture
+def write_image() -> Callable[..., Path]:
+    def write(path: Path, image: np.ndarray, ext: str | None = None) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, buf = cv2.imencode(ext or path.suffix, image)
+        assert ok
+        path.write_bytes(buf.tobytes())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def shop(tmp_path: Path, write_image) -> Callable[..., Path]:
+    """``shop(n)`` writes n product images and products.csv in tmp_path/shop; returns the CSV."""
+
+    def make(n: int = 6, *, extra_rows: list[str] | None = None) -> Path:
+        folder = tmp_path / "shop"
+        lines = ["sku,name,price,category,subcategory,description,image,related,colour"]
+        for i in range(n):
+            write_image(folder / "images" / f"p{i}.jpg", draw_product(i))
+            related = f"S{(i + 1) % n}|S{(i + 2) % n}"
+            category = ("Fruit", "Dairy", "Bakery")[i % 3]
+            lines.append(
+                f"S{i},Product {i},{i + 0.5},{category},Sub{i % 2},"
+                f"Tasty thing number {i},images/p{i}.jpg,{related},red"
+            )
+        lines += extra_rows or []
+        csv_path = folder / "products.csv"
+        csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return csv_path
+
+    return make
+
+
+@pytest.fixture
+def fake_embedder() -> ImageEmbedder:
+    """The default bundle's preprocessing with a fast deterministic fake model (1280-d)."""
+    return ImageEmbedder(load_bundle(), "fp32", engine=FakeEngine(dim=1280))
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> ImageEmbedder:
+    """The real default bundle, int8, as the kiosk runs it."""
+    e = ImageEmbedder.open()
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def hnsw_settings() -> CatalogSettings:
+    """Settings that make even a tiny catalog use an HNSW index file."""
+    return CatalogSettings(exact_threshold=1, hnsw_m=8, hnsw_ef_construction=64, hnsw_ef=32)
+
+
+@pytest.fixture(scope="session")
+def dev_data() -> Path:
+    """The grocery dev set (by path only; it is never copied into the repository)."""
+    root = Path(
+        os.environ.get("AISLELENS_DEV_DATA", REPO.parent / "shared/datasets/grocerystore-dev")
+    )
+    if not (root / "products.csv").is_file():
+        pytest.skip(f"grocery dev set not found at {root} (set AISLELENS_DEV_DATA)")
+    return root

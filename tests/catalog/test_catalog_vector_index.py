@@ -1,0 +1,108 @@
+"""HnswIndex against its oracle ExactIndex: recall, deletion, filters, save and load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from catalog import ExactIndex, VectorIndex
+from catalog.index_hnsw import HnswIndex
+from models import l2_normalize
+
+
+def clustered(n: int, dim: int = 64, clusters: int = 50, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+    vecs = centres[rng.integers(0, clusters, n)] + 0.35 * rng.standard_normal((n, dim))
+    return l2_normalize(vecs)
+
+
+def test_both_backends_satisfy_the_interface() -> None:
+    assert isinstance(ExactIndex(8), VectorIndex)
+    assert isinstance(HnswIndex(8), VectorIndex)
+
+
+def test_exact_index_returns_true_neighbours_best_first() -> None:
+    data = clustered(500)
+    index = ExactIndex(64)
+    index.add(data, np.arange(1000, 1500))
+    labels, sims = index.search(data[:3], 5)
+    assert labels[:, 0].tolist() == [1000, 1001, 1002]
+    assert np.allclose(sims[:, 0], 1.0, atol=1e-5)
+    assert np.all(np.diff(sims, axis=1) <= 1e-7)
+    brute = data[:3] @ data.T
+    assert np.allclose(sims, -np.sort(-brute, axis=1)[:, :5], atol=1e-5)
+
+
+def test_hnsw_recall_against_exact() -> None:
+    data, queries = clustered(4000), clustered(200, seed=1)
+    exact, hnsw = ExactIndex(64), HnswIndex(64, m=32, ef_construction=200, ef=128)
+    labels = np.arange(4000)
+    exact.add(data, labels)
+    hnsw.add(data, labels)
+    truth, _ = exact.search(queries, 10)
+    found, sims = hnsw.search(queries, 10)
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    assert recall >= 0.95
+    assert np.allclose(sims[:, 0], (queries * data[found[:, 0]]).sum(axis=1), atol=1e-4)
+
+
+def test_deleted_items_are_never_returned_and_slots_are_reused() -> None:
+    data = clustered(300)
+    index = HnswIndex(64, m=8, ef_construction=50, ef=50, capacity=300)
+    index.add(data, np.arange(300))
+    index.mark_deleted(range(0, 100))
+    assert len(index) == 200 and index.deleted_count == 100
+    labels, _ = index.search(data[:100], 5)
+    assert labels.min() >= 100
+    index.add(clustered(50, seed=3), np.arange(1000, 1050))  # reuses deleted slots
+    assert index.deleted_count == 50 and len(index) == 250
+    assert index._index.get_max_elements() == 300
+    assert set(index.labels().tolist()) == set(range(100, 300)) | set(range(1000, 1050))
+
+
+def test_filters_restrict_results(tmp_path) -> None:
+    data = clustered(6000)
+    for index in (ExactIndex(64), HnswIndex(64, m=16, ef_construction=80, ef=64)):
+        index.add(data, np.arange(6000))
+        few = np.arange(0, 6000, 97)  # small: searched exactly
+        labels, _ = index.search(data[5:6], 5, allowed=few)
+        assert set(labels.ravel()) <= set(few.tolist()) and labels.shape == (1, 5)
+        many = np.arange(0, 6000, 2)  # large: hnswlib filter callback
+        labels, _ = index.search(data[5:6], 5, allowed=many)
+        assert set(labels.ravel()) <= set(many.tolist()) and labels.shape[1] == 5
+
+
+def test_save_load_keeps_items_deletions_and_sets_ef_again(tmp_path) -> None:
+    data = clustered(1000)
+    index = HnswIndex(64, m=16, ef_construction=80, ef=77)
+    index.add(data, np.arange(1000))
+    index.mark_deleted([1, 2, 3])
+    index.save(tmp_path / "i.hnsw")
+    loaded = HnswIndex.load(tmp_path / "i.hnsw", 64, deleted=index.deleted, ef=77)
+    assert loaded._index.ef == 77  # hnswlib's load_index resets it
+    assert len(loaded) == 997 and loaded.deleted_count == 3
+    a, _ = index.search(data[:20], 5)
+    b, _ = loaded.search(data[:20], 5)
+    assert np.array_equal(a, b)
+    exact = ExactIndex(64)
+    exact.add(data, np.arange(1000))
+    exact.save(tmp_path / "e.npz")
+    assert np.array_equal(ExactIndex.load(tmp_path / "e.npz").labels(), np.arange(1000))
+
+
+def test_k_larger_than_the_index_returns_what_exists() -> None:
+    data = clustered(3)
+    for index in (ExactIndex(64), HnswIndex(64)):
+        index.add(data, np.array([7, 8, 9]))
+        labels, _ = index.search(data[0], 10)
+        assert labels.shape == (1, 3) and labels[0, 0] == 7
+
+
+def test_wrong_dimension_is_a_bundle_mismatch() -> None:
+    from catalog import BundleMismatchError
+
+    index = ExactIndex(64)
+    index.add(clustered(5), np.arange(5))
+    with pytest.raises(BundleMismatchError, match="64-d"):
+        index.search(np.zeros(32, np.float32), 1)
