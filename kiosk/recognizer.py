@@ -1,0 +1,133 @@
+"""Frame in, search results out: crop the guide, embed, search, classify, cache.
+
+Qt-free and single-threaded by design: the UI runs :meth:`Recognizer.recognize` on a
+one-thread pool (see :mod:`kiosk.ui.recognition`), never on the GUI thread. Results are plain
+dataclasses; the UI adapts them.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from catalog.types import Match, ProductFinder, SearchResult
+from models import ImageEmbedder, ModelError
+
+from .cache import ResultCache, cache_scope, frame_signature
+from .errors import RecognitionError
+from .frames import crop_guide
+from .settings import RecognitionSettings
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    """What the shopper is shown."""
+
+    CONFIDENT = "confident"  # "We found it" — the best card emphasised
+    NOT_SURE = "not_sure"  # "Is it one of these?"
+    NO_MATCH = "no_match"  # "No match — please ask a member of staff" + browse
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """The answer for one frame."""
+
+    outcome: Outcome
+    matches: list[Match]
+    margin: float
+    #: milliseconds: hash, preprocess, inference, search, lookup, total
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    from_cache: bool = False
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+
+def classify(result: SearchResult, settings: RecognitionSettings) -> Outcome:
+    """Confident when the best score and its margin to the runner-up are both high enough."""
+    if not result.matches or result.matches[0].score < settings.min_score:
+        return Outcome.NO_MATCH
+    if (
+        result.matches[0].score >= settings.confident_score
+        and result.margin >= settings.confident_margin
+    ):
+        return Outcome.CONFIDENT
+    return Outcome.NOT_SURE
+
+
+class Recognizer:
+    """Recognises the product inside the framing guide of a camera frame."""
+
+    def __init__(
+        self,
+        embedder: ImageEmbedder,
+        finder: ProductFinder,
+        settings: RecognitionSettings,
+        cache: ResultCache[Recognition] | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.finder = finder
+        self.settings = settings
+        self.cache = cache
+
+    @property
+    def scope(self) -> str:
+        return cache_scope(self.finder.catalog_version, self.embedder.model_id)
+
+    def recognize(self, frame: np.ndarray) -> Recognition:
+        """Recognise ``frame`` (8-bit BGR). Raises :class:`RecognitionError` on model or
+        catalog failure."""
+        t0 = time.perf_counter()
+        region = crop_guide(frame, self.settings.guide_fraction)
+        sig = frame_signature(region) if self.cache is not None else None
+        t1 = time.perf_counter()
+        if self.cache is not None and sig is not None:
+            hit = self.cache.get(sig, self.scope)
+            if hit is not None:
+                total = (time.perf_counter() - t0) * 1000
+                return replace(
+                    hit, from_cache=True, timings_ms={"hash": (t1 - t0) * 1000, "total": total}
+                )
+        try:
+            pre = self.embedder.preprocess
+            batch = pre.normalize(pre.resize_crop(region))[None]
+            t2 = time.perf_counter()
+            vector = self.embedder.embed_batch(batch)[0]
+            t3 = time.perf_counter()
+            result = self.finder.search_vector(vector, k=self.settings.top_k)
+            t4 = time.perf_counter()
+        except ModelError as exc:
+            raise RecognitionError(f"the model failed: {exc}") from exc
+        except Exception as exc:  # the catalog's own errors, or SQLite's
+            raise RecognitionError(f"the catalog search failed: {exc}") from exc
+        search_total = (t4 - t3) * 1000
+        lookup = float(result.timings_ms.get("lookup", 0.0))
+        timings = {
+            "hash": (t1 - t0) * 1000,
+            "preprocess": (t2 - t1) * 1000,
+            "inference": (t3 - t2) * 1000,
+            "search": float(result.timings_ms.get("search", search_total - lookup)),
+            "lookup": lookup,
+            "total": (t4 - t0) * 1000,
+        }
+        recognition = Recognition(
+            classify(result, self.settings), list(result.matches), result.margin, timings
+        )
+        if self.cache is not None and sig is not None:
+            self.cache.put(sig, self.scope, recognition)
+        best = recognition.best
+        log.info(
+            "scan %s sku=%s score=%.3f margin=%.3f total=%.1fms",
+            recognition.outcome.value,
+            best.product.sku if best else "-",
+            best.score if best else 0.0,
+            result.margin,
+            timings["total"],
+        )
+        return recognition
