@@ -60,8 +60,12 @@ def main() -> None:
             f"{i['recall_at_1']:.3f} / R@5 {i['recall_at_5']:.3f}"
         )
     body = "\n".join(lines) + "\n\n```\n" + table + "\n```\n"
-    path = write_section("models", "Model inference (aislelens models bench)", body,
-                         f"python bench/bench_models.py --repeats {args.repeats}")
+    path = write_section(
+        "models",
+        "Model inference (aislelens models bench)",
+        body,
+        f"python bench/bench_models.py --repeats {args.repeats}",
+    )
     print(f"wrote {path}")
 
 

@@ -46,7 +46,13 @@ def write_section(name: str, title: str, body: str, command: str) -> Path:
         f"<!-- /bench:{name} -->"
     )
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
-    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S
+    )
+    text = (
+        pattern.sub(lambda _m: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     BENCHMARKS.write_text(text)
     return BENCHMARKS

@@ -24,8 +24,14 @@ ALL = list(_commands(cli))
 
 def test_the_command_groups_exist() -> None:
     names = {path for path, _ in ALL}
-    assert {("models",), ("models", "info"), ("models", "bench"), ("models", "export"),
-            ("models", "quantize"), ("models", "verify")} <= names
+    assert {
+        ("models",),
+        ("models", "info"),
+        ("models", "bench"),
+        ("models", "export"),
+        ("models", "quantize"),
+        ("models", "verify"),
+    } <= names
 
 
 @pytest.mark.parametrize("path", [p for p, c in ALL], ids=" ".join)

@@ -88,8 +88,7 @@ def _bench_torch(
     except ExportError:  # no reference model for this architecture
         return []
     return [
-        BenchRow("pytorch", "fp32", b, t, *percentiles_ms(times, b), 0.0)
-        for b, t, times in timings
+        BenchRow("pytorch", "fp32", b, t, *percentiles_ms(times, b), 0.0) for b, t, times in timings
     ]
 
 
