@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import write_section  # noqa: E402
-from models import load_bundle  # noqa: E402
-from models.tools.bench import bench_bundle, format_table  # noqa: E402
+from bench.report import write_section
+from models import load_bundle
+from models.tools.bench import bench_bundle, format_table
 
 
 def main() -> None:
