@@ -15,13 +15,13 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from models import ImageEmbedder
+from models import ImageEmbedder, load_bundle
 
 from .db import get_meta, open_catalog_readonly
 from .enroll import EnrollItem, enroll_images, read_enroll_file, remove_products
 from .errors import BundleMismatchError, CatalogNotFoundError
 from .evaluate import evaluate_queries, read_queries
-from .finder import open_finder
+from .finder import TextEncoder, open_finder
 from .importer import import_products
 from .importfile import ImportIssue
 from .indexer import index_catalog
@@ -62,20 +62,38 @@ def _list(title: str, lines: list[str]) -> None:
         click.echo(f"  … and {len(lines) - MAX_LISTED} more", err=True)
 
 
+def _catalog_bundle(db: Path) -> tuple[str | None, str | None]:
+    """(bundle name or path, precision) the catalog was indexed with; (None, None) if new."""
+    if not db.exists():
+        return None, None
+    rdb = open_catalog_readonly(db)
+    try:
+        return get_meta(rdb, "bundle_ref"), get_meta(rdb, "bundle_precision")
+    finally:
+        rdb.close()
+
+
 def _open_embedder(
     db: Path, bundle: str | None, precision: str | None
 ) -> tuple[ImageEmbedder, str | None]:
     """The bundle the catalog was indexed with, unless another is named; and how to name it."""
-    ref, stored_precision = None, None
-    if db.exists():
-        rdb = open_catalog_readonly(db)
-        try:
-            ref, stored_precision = get_meta(rdb, "bundle_ref"), get_meta(rdb, "bundle_precision")
-        finally:
-            rdb.close()
+    ref, stored_precision = _catalog_bundle(db)
     use_ref = bundle or ref
     use_precision = precision or (stored_precision if not bundle or bundle == ref else None)
     return ImageEmbedder.open(use_ref, use_precision or "auto"), use_ref
+
+
+def _open_text_embedder(db: Path) -> TextEncoder | None:
+    """The text tower of the catalog's bundle, when it has one (CLIP-style bundles)."""
+    ref, precision = _catalog_bundle(db)
+    if not ref:
+        return None
+    bundle = load_bundle(ref)
+    if bundle.manifest.text is None:
+        return None
+    from models.text import TextEmbedder
+
+    return TextEmbedder(bundle, precision or "fp32")
 
 
 @click.group()
@@ -276,7 +294,8 @@ def search(
     """
     if bool(images) == bool(text):
         raise click.UsageError("give IMAGE files or --text, not both")
-    finder = open_finder(db, settings=_settings(ctx))
+    text_embedder = _open_text_embedder(db) if text else None
+    finder = open_finder(db, settings=_settings(ctx), text_embedder=text_embedder)
     try:
         if text:
             products = finder.search_text(text, k)

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -32,6 +33,12 @@ from .types import Match, Product, SearchResult
 from .vector_index import ExactIndex, VectorIndex, as_queries
 
 log = logging.getLogger(__name__)
+
+
+class TextEncoder(Protocol):
+    """A bundle's text tower (``models.text.TextEmbedder``): text into the image vector space."""
+
+    def embed_text(self, texts: list[str]) -> np.ndarray: ...
 
 
 def _version(db_path: Path, catalog_rev: int, embeddings_rev: int) -> str:
@@ -60,8 +67,10 @@ class CatalogFinder:
         *,
         bundle_id: str | None = None,
         settings: CatalogSettings | None = None,
+        text_embedder: TextEncoder | None = None,
     ) -> None:
         settings = settings or CatalogSettings()
+        self.text_embedder = text_embedder
         self.db_path = Path(db_path)
         self._db = open_catalog_readonly(self.db_path)
         self._lock = threading.RLock()
@@ -201,8 +210,18 @@ class CatalogFinder:
         )
 
     def search_text(self, query: str, k: int = 20) -> list[Product]:
+        """Full-text matches first (every word, as a prefix), then, when the bundle has a text
+        tower, the products whose images are nearest to the text."""
         with self._lock:
-            return search_text(self._db, query, k)
+            found = search_text(self._db, query, k)
+        if self.text_embedder is not None and query.strip() and len(found) < k:
+            vector = self.text_embedder.embed_text([query])[0]
+            seen = {p.sku for p in found}
+            for match in self.search_vector(vector, k).matches:
+                if match.product.sku not in seen and len(found) < k:
+                    found.append(match.product)
+                    seen.add(match.product.sku)
+        return found
 
     def product(self, sku: str) -> Product | None:
         with self._lock:
@@ -256,11 +275,15 @@ def open_finder(
     *,
     bundle_id: str | None = None,
     settings: CatalogSettings | None = None,
+    text_embedder: TextEncoder | None = None,
 ) -> CatalogFinder:
     """Open a catalog read-only for searching.
 
     Loads the HNSW index after checking it (checksum, bundle, revision) or, for small catalogs
     or an unusable index file, searches exactly. Raises :class:`BundleMismatchError` when the
-    catalog's vectors were made by a different bundle than ``bundle_id``.
+    catalog's vectors were made by a different bundle than ``bundle_id``. ``text_embedder``: the
+    bundle's text tower (``models.text.TextEmbedder``), when it has one, for ``search_text``.
     """
-    return CatalogFinder(db_path, bundle_id=bundle_id, settings=settings)
+    return CatalogFinder(
+        db_path, bundle_id=bundle_id, settings=settings, text_embedder=text_embedder
+    )
