@@ -94,6 +94,16 @@ class ExactIndex:
         self._vectors = np.empty((0, dim), dtype=np.float32)
         self._labels = np.empty(0, dtype=np.int64)
 
+    @classmethod
+    def from_arrays(cls, vectors: np.ndarray, labels: np.ndarray) -> ExactIndex:
+        """Wrap existing arrays without copying them (the caller must not modify them)."""
+        index = cls(vectors.shape[1])
+        index._vectors = as_queries(vectors, vectors.shape[1])
+        index._labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        if len(index._labels) != len(index._vectors):
+            raise ValueError(f"{len(vectors)} vectors but {len(index._labels)} labels")
+        return index
+
     def __len__(self) -> int:
         return len(self._labels)
 

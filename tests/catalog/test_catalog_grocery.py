@@ -1,0 +1,89 @@
+"""End to end on real shop photos: the grocery dev set through import, enrol, index and eval.
+
+The data set is read where it lies (AISLELENS_DEV_DATA, default ../shared/datasets/...);
+nothing of it is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from catalog import (
+    EnrollItem,
+    enroll_images,
+    evaluate_queries,
+    import_products,
+    index_catalog,
+    open_finder,
+    read_queries,
+)
+from kiosk.cli import cli
+
+
+def _val_csv(dev_data: Path, tmp_path: Path) -> Path:
+    """The `val` shots as an eval CSV (absolute paths, in a temporary folder)."""
+    with open(dev_data / "queries.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["shot_split"] == "val"]
+    out = tmp_path / "val.csv"
+    out.write_text(
+        "image,sku,extra\n"
+        + "".join(f"{(dev_data / r['image']).resolve()},{r['sku']},x\n" for r in rows)
+    )
+    return out
+
+
+@pytest.mark.slow
+def test_grocery_catalog_then_enrolled_shots(dev_data, tmp_path, real_embedder) -> None:
+    db = tmp_path / "grocery.db"
+    report = import_products(db, dev_data / "products.csv")
+    assert report.ok and len(report.created) == 65 and report.images_added == 65
+    first = index_catalog(db, real_embedder)
+    assert first.embedded == 65 and not first.failed
+    queries, issues = read_queries(_val_csv(dev_data, tmp_path))
+    assert not issues and len(queries) == 236
+    finder = open_finder(db, bundle_id=real_embedder.model_id)
+    assert [p.sku for p in finder.search_text("granny smith")] == ["Granny-Smith"]
+    iconic = evaluate_queries(finder, real_embedder, queries)
+    finder.close()
+    assert iconic.n == 236 and not iconic.skipped
+    assert iconic.recall_at_1 > 0.2 and iconic.recall_at_5 > 0.5  # chance: 1/65 and 5/65
+    assert set(iconic.per_category) == {"Fruit", "Packages", "Vegetables"}
+
+    with open(dev_data / "queries.csv", encoding="utf-8") as fh:
+        train = [r for r in csv.DictReader(fh) if r["shot_split"] == "train"]
+    shots: dict[str, list[Path]] = {}
+    for r in train:
+        shots.setdefault(r["sku"], []).append(dev_data / r["image"])
+    items = [EnrollItem(sku, paths[0]) for sku, paths in sorted(shots.items())]
+    assert enroll_images(db, items).added == 65
+    second = index_catalog(db, real_embedder)
+    assert (second.embedded, second.up_to_date) == (65, 65)  # only the new shots
+    finder = open_finder(db, bundle_id=real_embedder.model_id)
+    enrolled = evaluate_queries(finder, real_embedder, queries)
+    finder.close()
+    assert enrolled.recall_at_1 > iconic.recall_at_1  # one in-store shot already helps
+
+
+@pytest.mark.slow
+def test_grocery_eval_from_the_command_line(dev_data, tmp_path) -> None:
+    db = tmp_path / "grocery.db"
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            cli, ["catalog", "import", str(dev_data / "products.csv"), "--db", str(db)]
+        ).exit_code
+        == 0
+    )
+    assert runner.invoke(cli, ["catalog", "index", "--db", str(db)]).exit_code == 0
+    result = runner.invoke(
+        cli, ["catalog", "eval", "--db", str(db), str(_val_csv(dev_data, tmp_path)), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["n"] == 236 and 0.2 < figures["recall_at_1"] <= figures["recall_at_5"]
+    assert figures["mrr"] > figures["recall_at_1"] / 2 and figures["latency_ms"]["p95"] > 0
