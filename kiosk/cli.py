@@ -8,6 +8,8 @@ status 2 here; nothing below this module prints or exits.
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,6 +45,92 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(models)
+
+
+@cli.command()
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Run on the built-in demo shop (drawn products and a replay camera); "
+    "built on first use, then cached.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (TOML). AISLELENS_* environment variables override it.",
+)
+@click.option(
+    "--catalog",
+    "catalog_db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Catalog database to search (settings: catalog_db).",
+)
+@click.option(
+    "--camera",
+    "camera_source",
+    help="Device index, stream URL, video file or image folder (settings: camera.source).",
+)
+@click.option(
+    "--fullscreen/--windowed",
+    default=None,
+    help="Kiosk mode (full screen, frameless, staff exit only) or a normal window.",
+)
+@click.option("--language", type=click.Choice(["en", "de"]), help="Shopper language.")
+@click.option("--hide-cursor/--show-cursor", default=None, help="Hide the mouse pointer.")
+@click.option(
+    "--exit-when-ready",
+    is_flag=True,
+    hidden=True,
+    help="Benchmarks: print start-up times as JSON and quit once ready.",
+)
+def kiosk(
+    demo: bool,
+    config_file: Path | None,
+    catalog_db: Path | None,
+    camera_source: str | None,
+    fullscreen: bool | None,
+    language: str | None,
+    hide_cursor: bool | None,
+    exit_when_ready: bool,
+) -> None:
+    """Open the touchscreen app for shoppers.
+
+    \b
+    Examples:
+      aislelens kiosk --demo --windowed
+      aislelens kiosk --catalog store.db --camera 0
+      AISLELENS_UI__LANGUAGE=de aislelens kiosk --config /etc/aislelens/kiosk.toml
+
+    Staff leave kiosk mode by holding the AisleLens logo (top left) and entering the PIN.
+    """
+    t_start = time.monotonic()
+    from .settings import load_settings
+
+    overrides: dict[str, Any] = {}
+    if catalog_db is not None:
+        overrides["catalog_db"] = catalog_db
+    if camera_source is not None:
+        overrides["camera"] = {"source": camera_source}
+    ui = {
+        k: v
+        for k, v in (
+            ("fullscreen", fullscreen),
+            ("language", language),
+            ("hide_cursor", hide_cursor),
+        )
+        if v is not None
+    }
+    if ui:
+        overrides["ui"] = ui
+    settings = load_settings(config_file, **overrides)
+    from .ui.app import run_kiosk  # Qt only now: `aislelens models …` never imports PySide6
+
+    status = run_kiosk(settings, demo=demo, t_start=t_start, exit_when_ready=exit_when_ready)
+    if status:
+        raise click.exceptions.Exit(status)
+
+
 cli.add_command(catalog)
 
 

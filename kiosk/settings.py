@@ -57,12 +57,12 @@ class CameraSettings(_Section):
 
     #: a device index ("0"), a video file, a folder of images (replayed) or a stream URL
     source: str = "0"
-    width: int = Field(1280, ge=160, le=7680)
-    height: int = Field(720, ge=120, le=4320)
-    fps: float = Field(30.0, gt=0, le=120)
+    width: int = Field(default=1280, ge=160, le=7680)
+    height: int = Field(default=720, ge=120, le=4320)
+    fps: float = Field(default=30.0, gt=0, le=120)
     #: no frame for this long counts as a stalled or unplugged camera
-    stall_timeout_s: float = Field(1.5, gt=0, le=10)
-    reconnect_interval_s: float = Field(1.0, gt=0, le=60)
+    stall_timeout_s: float = Field(default=1.5, gt=0, le=10)
+    reconnect_interval_s: float = Field(default=1.0, gt=0, le=60)
     mirror: bool = False
     #: replay sources only: start again at the end
     loop: bool = True
@@ -73,21 +73,21 @@ class RecognitionSettings(_Section):
 
     bundle: str | None = None  # shipped bundle name or folder; None = the default bundle
     precision: Literal["auto", "fp32", "fp16", "int8"] = "auto"
-    threads: int | None = Field(None, ge=1, le=64)
-    headroom: int = Field(1, ge=0, le=8)  # cores left free for the UI and camera threads
-    top_k: int = Field(5, ge=1, le=12)
+    threads: int | None = Field(default=None, ge=1, le=64)
+    headroom: int = Field(default=1, ge=0, le=8)  # cores left free for the UI and camera threads
+    top_k: int = Field(default=5, ge=1, le=12)
     #: best score and margin to the runner-up needed for a confident answer
-    confident_score: float = Field(0.80, ge=-1, le=1)
-    confident_margin: float = Field(0.04, ge=0, le=2)
+    confident_score: float = Field(default=0.75, ge=-1, le=1)
+    confident_margin: float = Field(default=0.05, ge=0, le=2)
     #: below this best score nothing is close: "No match"
-    min_score: float = Field(0.62, ge=-1, le=1)
+    min_score: float = Field(default=0.60, ge=-1, le=1)
     auto_mode: bool = True
     #: auto mode waits this long between recognitions (raised while throttled)
-    auto_interval_s: float = Field(1.0, ge=0, le=60)
+    auto_interval_s: float = Field(default=1.0, ge=0, le=60)
     #: the frame must be steady this long before auto mode scans it
-    steady_s: float = Field(0.35, ge=0, le=10)
+    steady_s: float = Field(default=0.35, ge=0, le=10)
     #: side of the framing guide as a fraction of the frame's shorter side
-    guide_fraction: float = Field(0.8, gt=0.2, le=1.0)
+    guide_fraction: float = Field(default=0.8, gt=0.2, le=1.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> RecognitionSettings:
@@ -99,18 +99,18 @@ class RecognitionSettings(_Section):
 class QualitySettings(_Section):
     """Frame checks behind the "Hold still", "Too dark", "Move closer" hints."""
 
-    min_sharpness: float = Field(60.0, ge=0)  # variance of the Laplacian at 160 px wide
-    min_brightness: float = Field(45.0, ge=0, le=255)
-    max_brightness: float = Field(220.0, ge=0, le=255)
-    max_motion: float = Field(6.0, ge=0)  # mean absolute grey difference between frames
-    min_detail: float = Field(0.02, ge=0, le=1)  # fraction of edge pixels inside the guide
+    min_sharpness: float = Field(default=25.0, ge=0)  # variance of the Laplacian at 160 px wide
+    min_brightness: float = Field(default=50.0, ge=0, le=255)
+    max_brightness: float = Field(default=220.0, ge=0, le=255)
+    max_motion: float = Field(default=6.0, ge=0)  # mean absolute grey difference between frames
+    min_detail: float = Field(default=0.015, ge=0, le=1)  # fraction of edge pixels inside the guide
 
 
 class CacheSettings(_Section):
     """The in-memory recognition cache (perceptual hash → results)."""
 
-    size: int = Field(64, ge=0, le=10_000)  # 0 disables it
-    max_distance: int = Field(5, ge=0, le=32)  # Hamming distance between 64-bit hashes
+    size: int = Field(default=64, ge=0, le=10_000)  # 0 disables it
+    max_distance: int = Field(default=5, ge=0, le=32)  # Hamming distance between 64-bit hashes
 
 
 class UiSettings(_Section):
@@ -119,10 +119,9 @@ class UiSettings(_Section):
     language: Literal["en", "de"] = "en"
     fullscreen: bool = True
     hide_cursor: bool = False
-    idle_timeout_s: float = Field(60.0, ge=5, le=3600)
-    long_press_s: float = Field(3.0, ge=0.5, le=20)
-    staff_pin: SecretStr = Field(SecretStr("2468"), description="4 to 8 digits")
-    display_fps: int = Field(30, ge=5, le=60)
+    idle_timeout_s: float = Field(default=60.0, ge=1, le=3600)
+    long_press_s: float = Field(default=3.0, ge=0.5, le=20)
+    staff_pin: SecretStr = Field(default=SecretStr("2468"), description="4 to 8 digits")
 
     @field_validator("staff_pin")
     @classmethod
@@ -137,13 +136,13 @@ class ThermalSettings(_Section):
     """When to slow down (hot CPU, low battery) and how much."""
 
     sysfs_root: Path = Path("/sys")
-    poll_s: float = Field(5.0, gt=0, le=600)
-    temp_high_c: float = Field(75.0, gt=0, le=150)
-    temp_ok_c: float = Field(68.0, gt=0, le=150)  # below this again → back to full speed
-    battery_low_pct: float = Field(20.0, ge=0, le=100)
-    battery_ok_pct: float = Field(25.0, ge=0, le=100)
-    throttled_camera_fps: float = Field(10.0, gt=0, le=120)
-    throttled_auto_interval_s: float = Field(3.0, ge=0, le=600)
+    poll_s: float = Field(default=5.0, gt=0, le=600)
+    temp_high_c: float = Field(default=75.0, gt=0, le=150)
+    temp_ok_c: float = Field(default=68.0, gt=0, le=150)  # below this again → back to full speed
+    battery_low_pct: float = Field(default=20.0, ge=0, le=100)
+    battery_ok_pct: float = Field(default=25.0, ge=0, le=100)
+    throttled_camera_fps: float = Field(default=10.0, gt=0, le=120)
+    throttled_auto_interval_s: float = Field(default=3.0, ge=0, le=600)
 
     @model_validator(mode="after")
     def _hysteresis(self) -> ThermalSettings:

@@ -112,10 +112,10 @@ class ReplaySource:
             self._index = 0
         path = self._images[self._index]
         self._index += 1
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
             log.warning("replay: skipping unreadable %s", path.name)
-        return frame
+        return image
 
     def read(self) -> np.ndarray | None:
         if self._closed.is_set():

@@ -155,3 +155,59 @@ class _PluggedSource:
 
     def close(self) -> None:
         self._inner.close()
+
+
+class StillCamera:
+    """A camera showing whatever frame a test or a screenshot script puts in front of it.
+
+    ``show(frame)`` changes the picture; :meth:`open` is the camera factory. Frames stay in
+    memory, as a real camera's would.
+    """
+
+    def __init__(self, frame: np.ndarray, fps: float = 30.0) -> None:
+        self.frame = frame
+        self.fps = fps
+        self.noise = 2.0  # a little sensor noise so consecutive frames are not identical
+        self._rng = np.random.default_rng(0)
+
+        self.plugged = True
+
+    def show(self, frame: np.ndarray) -> None:
+        self.frame = frame
+
+    def unplug(self) -> None:
+        self.plugged = False
+
+    def plug_in(self) -> None:
+        self.plugged = True
+
+    def open(self) -> FrameSource:
+        if not self.plugged:
+            raise CameraUnavailableError("camera unplugged")
+        return _StillSource(self)
+
+
+class _StillSource:
+    description = "still camera"
+
+    def __init__(self, camera: StillCamera) -> None:
+        self._camera = camera
+        self._next = 0.0
+        self._closed = threading.Event()
+
+    def read(self) -> np.ndarray | None:
+        now = time.monotonic()
+        if self._next > now:
+            self._closed.wait(self._next - now)
+        if self._closed.is_set() or not self._camera.plugged:
+            return None
+        self._next = max(now, self._next) + 1.0 / self._camera.fps
+        frame = self._camera.frame
+        if self._camera.noise:
+            n = int(self._camera.noise)
+            noise = self._camera._rng.integers(-n, n + 1, frame.shape, dtype=np.int16)
+            return np.clip(frame + noise, 0, 255).astype(np.uint8)
+        return frame.copy()
+
+    def close(self) -> None:
+        self._closed.set()

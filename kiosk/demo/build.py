@@ -156,7 +156,7 @@ def _write_video(
     total = sum(s.frames for s in shots)
     path = root / "camera.mp4"
     writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (scenes.WIDTH, scenes.HEIGHT)
+        str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (scenes.WIDTH, scenes.HEIGHT)
     )
     if not writer.isOpened():
         raise DemoError("OpenCV cannot encode mp4v video here")

@@ -17,6 +17,12 @@ FONT = cv2.FONT_HERSHEY_DUPLEX
 FONT_BOLD = cv2.FONT_HERSHEY_TRIPLEX
 
 
+def scaled(colour: Colour, k: float) -> Colour:
+    """``colour`` darkened (k < 1) or lightened (k > 1)."""
+    b, g, r = (min(255, int(c * k)) for c in colour)
+    return b, g, r
+
+
 def canvas() -> np.ndarray:
     """A transparent BGRA canvas."""
     return np.zeros((SIZE, SIZE, 4), np.uint8)
@@ -81,12 +87,12 @@ def box(name: str, colour: Colour, accent: Colour, text_colour: Colour, emblem: 
     """A cereal-style box seen slightly from the side, with a brand band and an emblem."""
     img = canvas()
     x0, y0, x1, y1 = 95, 45, 285, 360
-    side = tuple(int(c * 0.6) for c in colour)
+    side = scaled(colour, 0.6)
     fill(img, [(x1, y0), (x1 + 35, y0 + 20), (x1 + 35, y1 - 10), (x1, y1)], side)  # side face
     fill(
         img,
         [(x0, y0), (x1, y0), (x1 + 35, y0 + 20), (x0 + 35, y0 + 20)],
-        tuple(min(255, int(c * 1.2)) for c in colour),
+        scaled(colour, 1.2),
     )  # top
     rect(img, x0, y0, x1, y1, colour)
     rect(img, x0, y0 + 20, x1, y0 + 90, accent)
@@ -187,7 +193,7 @@ def bottle(
                 img,
                 (200 - w + 8, y),
                 (200 + w - 8, y + 6),
-                (*tuple(int(c * 0.85) for c in body), 255),
+                (*scaled(body, 0.85), 255),
                 3,
             )
     ly0, ly1 = (230, 320) if tall else (200, 300)
@@ -241,7 +247,7 @@ def carton(
     """A gable-top carton (milk, juice)."""
     img = canvas()
     x0, x1 = 120, 280
-    fill(img, [(x0, 120), (200, 60), (x1, 120)], tuple(int(c * 0.85) for c in colour))
+    fill(img, [(x0, 120), (200, 60), (x1, 120)], scaled(colour, 0.85))
     rect(img, 185, 45, 215, 62, accent)
     rect(img, x0, 120, x1, 365, colour)
     if pattern == "spots":

@@ -104,7 +104,7 @@ def banana() -> np.ndarray:
     outer = cv2.ellipse2Poly((200, 90), (175, 230), 0, 35, 145, 4)
     inner = cv2.ellipse2Poly((200, 60), (150, 180), 0, 40, 140, 4)
     fill(img, np.vstack([outer, inner[::-1]]), (50, 215, 245))
-    cv2.polylines(img, [inner.astype(np.int32)], False, (30, 170, 210, 255), 4, cv2.LINE_AA)
+    cv2.polylines(img, [np.asarray(inner, np.int32)], False, (30, 170, 210, 255), 4, cv2.LINE_AA)
     ellipse(img, (58, 238), (14, 10), STEM, 40)  # the tips
     ellipse(img, (343, 238), (12, 9), (30, 40, 60), -40)
     return img

@@ -117,13 +117,14 @@ def _place(
     side = 0.8 * min(WIDTH, HEIGHT)  # the framing guide
     s = side * shot.scale / rgba.shape[0]
     h = rgba.shape[0]
-    src = np.float32([[0, 0], [h, 0], [h, h], [0, h]])
+    src = np.array([[0, 0], [h, 0], [h, h], [0, h]], np.float32)
     t = np.asarray(shot.tilt, np.float32).reshape(4, 2) * h
-    centre = np.float32(
-        [WIDTH / 2 + shot.offset[0] + jitter[0] + slide, HEIGHT / 2 + shot.offset[1] + jitter[1]]
+    centre = np.array(
+        [WIDTH / 2 + shot.offset[0] + jitter[0] + slide, HEIGHT / 2 + shot.offset[1] + jitter[1]],
+        np.float32,
     )
     a = np.deg2rad(shot.angle + jitter[2])
-    rot = np.float32([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
     dst = ((src + t - h / 2) * s) @ rot.T + centre
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     warped = cv2.warpPerspective(
@@ -168,7 +169,7 @@ def render(
 ) -> np.ndarray:
     """Frame ``i`` of ``shot`` (8-bit BGR, 640 × 480); ``still``: no tremor, no noise."""
     jitter = np.zeros(3) if still else rng.normal(0, [1.2, 1.2, 0.35])
-    frame = bg.astype(np.float32)
+    frame: np.ndarray = bg.astype(np.float32)
     slide = 0.0
     if shot.slide_in:
         slide = (1.0 - min(1.0, (i + 1) / max(1, shot.frames * 0.6))) * 420
@@ -185,7 +186,7 @@ def render(
             frame = hand_frame.astype(np.float32)
     # light: overall gain, colour tint, a gradient from one side
     x = np.linspace(-1, 1, WIDTH, dtype=np.float32)[None, :, None]
-    frame *= shot.gain * (1 + 0.25 * shot.side_light * x) * np.float32(shot.tint)
+    frame *= shot.gain * (1 + 0.25 * shot.side_light * x) * np.array(shot.tint, np.float32)
     sigma = shot.blur
     if shot.focus_pull:
         sigma = max(shot.blur, 5.0 * max(0.0, 1 - i / max(1, shot.frames * 0.5)))

@@ -1,0 +1,181 @@
+"""What the kiosk runs on, opened once at start-up: camera, model, catalog, recognizer.
+
+Qt-free. :class:`Backend` is what the window asks for, in two steps so the preview can start
+before the model and catalog are loaded: first :meth:`Backend.camera` (building the demo's
+replay video first when needed), then :meth:`Backend.open`. :class:`StoreBackend` serves a
+real catalog and camera, :class:`DemoBackend` the self-drawn demo shop; tests pass their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from catalog import (
+    BundleMismatchError,
+    CatalogError,
+    CatalogNotFoundError,
+    import_products,
+    index_catalog,
+    open_finder,
+)
+from catalog.types import ProductFinder
+from models import ImageEmbedder, ModelError
+
+from .cache import ResultCache
+from .demo.build import DemoAssets, build_demo
+from .errors import KioskError, SettingsError
+from .recognizer import Recognition, Recognizer
+from .settings import KioskSettings
+from .sources import FrameSource, open_source
+
+log = logging.getLogger(__name__)
+
+#: progress(stage, done, total) for long start-up work (the demo's first build)
+Progress = Callable[[str, int, int], None]
+CameraFactory = Callable[[], FrameSource]
+
+
+@dataclass
+class KioskServices:
+    """The model, the catalog and the recognizer built on them."""
+
+    embedder: ImageEmbedder
+    finder: ProductFinder
+    recognizer: Recognizer
+    cache: ResultCache[Recognition]
+
+    def close(self) -> None:
+        self.finder.close()
+        self.embedder.close()
+
+
+class Backend(Protocol):
+    """Where the window gets its camera and services from."""
+
+    def camera(self, progress: Progress | None = None) -> CameraFactory:
+        """A factory opening the camera (called again on every reconnection)."""
+        ...
+
+    def open(self, progress: Progress | None = None) -> KioskServices:
+        """Load the model and the catalog; raises KioskError, ModelError or CatalogError."""
+        ...
+
+
+def make_services(
+    settings: KioskSettings, embedder: ImageEmbedder, finder: ProductFinder
+) -> KioskServices:
+    """Wire a recognizer and its cache over an opened model and catalog."""
+    cache: ResultCache[Recognition] = ResultCache(settings.cache.size, settings.cache.max_distance)
+    recognizer = Recognizer(embedder, finder, settings.recognition, cache)
+    return KioskServices(embedder, finder, recognizer, cache)
+
+
+def open_embedder(settings: KioskSettings) -> ImageEmbedder:
+    """The model bundle the settings name, with a core of headroom for the UI."""
+    r = settings.recognition
+    return ImageEmbedder.open(r.bundle, r.precision, threads=r.threads, headroom=r.headroom)
+
+
+class StoreBackend:
+    """A store's catalog database and its camera (``camera.source``)."""
+
+    def __init__(self, settings: KioskSettings) -> None:
+        if settings.catalog_db is None:
+            raise SettingsError(
+                "no catalog: set catalog_db in the settings file or AISLELENS_CATALOG_DB, "
+                "or run the demo with --demo"
+            )
+        self.settings = settings
+
+    def camera(self, progress: Progress | None = None) -> CameraFactory:
+        c = self.settings.camera
+        return partial(
+            open_source, c.source, width=c.width, height=c.height, fps=c.fps, loop=c.loop
+        )
+
+    def open(self, progress: Progress | None = None) -> KioskServices:
+        assert self.settings.catalog_db is not None
+        embedder = open_embedder(self.settings)
+        try:
+            finder = open_finder(self.settings.catalog_db, bundle_id=embedder.model_id)
+        except BaseException:
+            embedder.close()
+            raise
+        log.info(
+            "catalog %s version %s, model %s",
+            self.settings.catalog_db,
+            finder.catalog_version,
+            embedder.model_id,
+        )
+        return make_services(self.settings, embedder, finder)
+
+
+class DemoBackend:
+    """The self-drawn demo shop: built once under ``cache_dir``, then reused."""
+
+    def __init__(self, settings: KioskSettings) -> None:
+        self.settings = settings
+        self._assets: DemoAssets | None = None
+
+    def assets(self, progress: Progress | None = None) -> DemoAssets:
+        if self._assets is None:
+            self._assets = build_demo(self.settings.cache_dir, progress=progress)
+        return self._assets
+
+    def camera(self, progress: Progress | None = None) -> CameraFactory:
+        camera = self.assets(progress).camera
+        c = self.settings.camera
+        return partial(open_source, str(camera), fps=c.fps, loop=True)
+
+    def open(self, progress: Progress | None = None) -> KioskServices:
+        assets = self.assets(progress)
+        embedder = open_embedder(self.settings)
+        try:
+            finder = open_demo_catalog(assets, embedder, progress)
+        except BaseException:
+            embedder.close()
+            raise
+        return make_services(self.settings, embedder, finder)
+
+
+def open_demo_catalog(
+    assets: DemoAssets, embedder: ImageEmbedder, progress: Progress | None = None
+) -> ProductFinder:
+    """The demo's catalog database, imported and indexed with ``embedder`` on first use."""
+    db = assets.root / "catalog.db"
+    try:
+        finder = open_finder(db, bundle_id=embedder.model_id)
+        if len(finder) > 0:
+            return finder
+        finder.close()
+        rebuild = False
+    except CatalogNotFoundError:
+        if progress:
+            progress("importing the demo catalog", 0, 1)
+        report = import_products(db, assets.products_file)
+        if report.issues:
+            raise KioskError(f"demo catalog import: {report.issues[0]}") from None
+        rebuild = False
+    except BundleMismatchError:
+        rebuild = True  # another model made the stored vectors: re-embed with this one
+    if progress:
+        progress("indexing the demo catalog", 0, 1)
+    index_catalog(db, embedder, rebuild=rebuild)
+    return open_finder(db, bundle_id=embedder.model_id)
+
+
+def backend_for(settings: KioskSettings, demo: bool) -> Backend:
+    """The backend the command line asked for."""
+    return DemoBackend(settings) if demo else StoreBackend(settings)
+
+
+START_ERRORS = (KioskError, ModelError, CatalogError, OSError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the log and the staff page."""
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,212 @@
+"""The kiosk's moving parts behind the screens: start-up, camera, recognition, throttling.
+
+:class:`KioskController` is a ``QObject`` without widgets. It starts the camera thread as soon
+as a camera exists, loads the model and catalog on the recognition pool (never on the GUI
+thread), feeds frames to the preview, triggers auto scans, and applies throttling.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..camera_loop import CameraState, Frame
+from ..quality import QualityChecker, QualityReport, SteadyTimer
+from ..recognizer import Recognition
+from ..services import START_ERRORS, Backend, CameraFactory, KioskServices, describe_error
+from ..settings import KioskSettings
+from ..throttle import ThrottleMonitor, ThrottleState
+from .camera_thread import CameraThread
+from .recognition import RecognitionRunner, Task
+from .stall import StallMeter
+
+log = logging.getLogger(__name__)
+
+
+class KioskController(QObject):
+    """Start-up, the camera, recognition and throttling; the window only displays."""
+
+    frameShown = Signal(object)  # Frame
+    cameraStateChanged = Signal(str, str)
+    progress = Signal(str, int, int)
+    ready = Signal(object)  # KioskServices
+    startFailed = Signal(str)
+    recognized = Signal(object)  # Recognition
+    recognitionFailed = Signal(str)
+    busyChanged = Signal(bool)
+    throttleChanged = Signal(object)  # ThrottleState
+
+    def __init__(
+        self,
+        settings: KioskSettings,
+        backend: Backend,
+        *,
+        t_start: float | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.backend = backend
+        self.t_start = time.monotonic() if t_start is None else t_start
+        self.first_frame_s: float | None = None
+        self.ready_s: float | None = None
+        self.services: KioskServices | None = None
+        self.camera: CameraThread | None = None
+        self.last_frame: Frame | None = None
+        self.last_quality: QualityReport | None = None
+        self.auto = settings.recognition.auto_mode
+        self.paused = False  # the attract screen pauses scanning (the camera keeps running)
+        r = settings.recognition
+        self.quality = QualityChecker(settings.quality, r.guide_fraction)
+        self.steady = SteadyTimer(r.steady_s, r.auto_interval_s)
+        self.runner = RecognitionRunner(self)
+        self.runner.finished.connect(self._on_recognized)
+        self.runner.failed.connect(self.recognitionFailed)
+        self.runner.busyChanged.connect(self._on_busy)
+        self.stall = StallMeter(parent=self)
+        self.monitor = ThrottleMonitor(settings.thermal, settings.camera.fps, r.auto_interval_s)
+        self._throttle_timer = QTimer(self)
+        self._throttle_timer.setInterval(int(settings.thermal.poll_s * 1000))
+        self._throttle_timer.timeout.connect(self.poll_throttle)
+        self._startup: Task | None = None
+
+    # -- start-up -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Find the camera and load the services on the pool; the GUI stays responsive."""
+        self.stall.start()
+        self._throttle_timer.start()
+        self.poll_throttle()
+
+        def work(task: Task) -> KioskServices:
+            report = task.signals.progress.emit
+            factory = self.backend.camera(report)
+            task.signals.step.emit(factory)  # the camera can start before the model loads
+            return self.backend.open(report)
+
+        task = Task(work)
+        task.signals.progress.connect(self.progress)
+        task.signals.step.connect(self._start_camera)
+        task.signals.done.connect(self._on_ready)
+        task.signals.error.connect(self._on_start_failed)
+        self._startup = task
+        self.runner.run_task(task)
+
+    def _on_ready(self, services: KioskServices) -> None:
+        self.services = services
+        self.runner.recognizer = services.recognizer
+        self.ready_s = time.monotonic() - self.t_start
+        log.info(
+            "ready after %.2f s (model %s, catalog %s)",
+            self.ready_s,
+            services.embedder.model_id,
+            services.finder.catalog_version,
+        )
+        self.ready.emit(services)
+
+    def _on_start_failed(self, exc: BaseException) -> None:
+        log.error("start-up failed: %s", describe_error(exc))
+        if not isinstance(exc, START_ERRORS):
+            log.exception("unexpected start-up error", exc_info=exc)
+        self.startFailed.emit(describe_error(exc))
+
+    def _start_camera(self, factory: CameraFactory) -> None:
+        c = self.settings.camera
+        self.camera = CameraThread(
+            factory,
+            fps=self.monitor.state.camera_fps,
+            stall_timeout_s=c.stall_timeout_s,
+            reconnect_interval_s=c.reconnect_interval_s,
+            analyse=self.quality.check,
+            parent=self,
+        )
+        self.camera.frameReady.connect(self._on_frame)
+        self.camera.stateChanged.connect(self._on_camera_state)
+        self.camera.start_camera()
+
+    # -- frames ---------------------------------------------------------------------------------
+    def _on_frame(self) -> None:
+        if self.camera is None:
+            return
+        frame = self.camera.take()
+        if frame is None:
+            return
+        if self.first_frame_s is None:
+            self.first_frame_s = time.monotonic() - self.t_start
+            log.info("first frame after %.2f s", self.first_frame_s)
+        self.last_frame = frame
+        self.last_quality = frame.analysis
+        self.frameShown.emit(frame)
+        if self.paused or not self.auto or self.services is None or self.runner.busy:
+            return
+        if isinstance(frame.analysis, QualityReport) and self.steady.update(
+            frame.analysis, frame.t
+        ):
+            self.runner.submit(frame.image, frame.t)
+
+    def _on_camera_state(self, state: str, detail: str) -> None:
+        if state != CameraState.LIVE.value:
+            self.last_frame = None  # never scan a frame from before the camera went away
+            self.quality.reset()
+        self.cameraStateChanged.emit(state, detail)
+
+    # -- recognition ----------------------------------------------------------------------------
+    def find_now(self) -> bool:
+        """Scan the latest frame now (the "Find this product" button); False if impossible."""
+        frame = self.last_frame
+        if frame is None or self.services is None:
+            return False
+        self.steady.reset()
+        self.runner.submit(frame.image, frame.t)
+        return True
+
+    def set_auto(self, on: bool) -> None:
+        self.auto = on
+        self.steady.reset()
+
+    def _on_busy(self, busy: bool) -> None:
+        self.stall.busy = busy
+        self.busyChanged.emit(busy)
+
+    def _on_recognized(self, rec: Recognition, frame_time: float) -> None:
+        self.recognized.emit(rec)
+
+    # -- throttling -----------------------------------------------------------------------------
+    def poll_throttle(self) -> ThrottleState:
+        state = self.monitor.poll()
+        self.apply_throttle(state)
+        return state
+
+    def apply_throttle(self, state: ThrottleState) -> None:
+        self.steady.interval_s = state.auto_interval_s
+        if self.camera is not None:
+            self.camera.loop.set_fps(state.camera_fps)
+        self.throttleChanged.emit(state)
+
+    # -- session and shutdown -------------------------------------------------------------------
+    def reset_session(self) -> None:
+        """Idle reset: forget frames, queued scans and cached results."""
+        self.runner.cancel()
+        self.last_frame = None
+        self.last_quality = None
+        if self.camera is not None:
+            self.camera.loop.latest.clear()
+        self.quality.reset()
+        self.steady.reset()
+        if self.services is not None:
+            self.services.cache.clear()
+
+    def shutdown(self) -> None:
+        """Stop the camera thread and the pool, then close the model and catalog."""
+        self._throttle_timer.stop()
+        self.stall.stop()
+        if self.camera is not None:
+            if not self.camera.stop():
+                log.error("the camera thread did not stop in time")
+            self.camera = None
+        self.runner.shutdown()
+        self.last_frame = None
+        if self.services is not None:
+            self.services.close()
+            self.services = None

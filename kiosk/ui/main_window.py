@@ -1,0 +1,330 @@
+"""The kiosk window: screens in a stack, navigation, idle reset, kiosk lock and staff exit."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import QApplication, QGridLayout, QMainWindow, QStackedWidget, QWidget
+
+from ..camera_loop import CameraState, Frame
+from ..i18n import LANGUAGES_CYCLE, Translator
+from ..quality import QualityReport
+from ..recognizer import Recognition
+from ..services import Backend, KioskServices
+from ..settings import KioskSettings
+from ..throttle import ThrottleState
+from . import theme
+from .controller import KioskController
+from .pages import AttractPage, BrowsePage, DetailsPage, SearchPage
+from .scan_page import ScanPage
+from .staff import PinPad, StaffPage
+from .staff_info import staff_rows
+from .widgets import Thumbnails
+
+log = logging.getLogger(__name__)
+
+IDLE_EVENTS = {
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.TouchBegin,
+    QEvent.Type.KeyPress,
+    QEvent.Type.TouchUpdate,
+    QEvent.Type.Wheel,
+}
+
+
+class KioskWindow(QMainWindow):
+    """The shopper app. In kiosk mode it refuses to close until staff exit with the PIN."""
+
+    sessionReset = Signal()
+
+    def __init__(
+        self,
+        settings: KioskSettings,
+        backend: Backend,
+        *,
+        t_start: float | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.i18n = Translator(settings.ui.language)
+        self.locked = settings.ui.fullscreen
+        self._staff_exit = False
+        self.services: KioskServices | None = None
+        self.controller = KioskController(settings, backend, t_start=t_start, parent=self)
+        self.thumbs = Thumbnails(self._thumbnail)
+        tr = lambda: self.i18n  # noqa: E731 (pages always see the current language)
+        u, r = settings.ui, settings.recognition
+        self.scan = ScanPage(
+            self.thumbs,
+            tr,
+            guide_fraction=r.guide_fraction,
+            mirror=settings.camera.mirror,
+            long_press_s=u.long_press_s,
+            auto=r.auto_mode,
+        )
+        self.details = DetailsPage(self.thumbs, tr)
+        self.search = SearchPage(self.thumbs, tr)
+        self.browse = BrowsePage(self.thumbs, tr)
+        self.attract = AttractPage(tr)
+        self.staff = StaffPage()
+        self.pin = PinPad(u.staff_pin.get_secret_value(), self.i18n)
+        self.stack = QStackedWidget()
+        for page in (
+            self.scan,
+            self.details,
+            self.search,
+            self.browse,
+            self.attract,
+            self.staff,
+            self._centred(self.pin),
+        ):
+            self.stack.addWidget(page)
+        self.setCentralWidget(self.stack)
+        self.setStyleSheet(theme.STYLE)
+        self.setWindowTitle("AisleLens")
+        self.setMinimumSize(1024, 640)
+        self._history: list[QWidget] = []
+        self._wire()
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.setInterval(int(u.idle_timeout_s * 1000))
+        self.idle_timer.timeout.connect(self.go_idle)
+        self._staff_timer = QTimer(self)
+        self._staff_timer.setInterval(1000)
+        self._staff_timer.timeout.connect(self.refresh_staff)
+        self.scan.panel.show_message(self.i18n("starting"))
+        self.scan.find_button.setEnabled(False)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        if self.locked:
+            self.setWindowFlags(
+                self.windowFlags()
+                | Qt.WindowType.FramelessWindowHint
+                | Qt.WindowType.WindowStaysOnTopHint
+            )
+        if u.hide_cursor:
+            self.setCursor(Qt.CursorShape.BlankCursor)
+
+    def _centred(self, widget: QWidget) -> QWidget:
+        holder = QWidget()
+        grid = QGridLayout(holder)
+        grid.addWidget(widget, 0, 0, Qt.AlignmentFlag.AlignCenter)
+        return holder
+
+    def _wire(self) -> None:
+        c = self.controller
+        c.frameShown.connect(self._on_frame)
+        c.cameraStateChanged.connect(self._on_camera_state)
+        c.progress.connect(self._on_progress)
+        c.ready.connect(self._on_ready)
+        c.startFailed.connect(self._on_start_failed)
+        c.recognized.connect(self._on_recognized)
+        c.recognitionFailed.connect(lambda _msg: self.scan.panel.show_error())
+        c.busyChanged.connect(self._on_busy)
+        c.throttleChanged.connect(lambda _s: self.refresh_staff())
+        s = self.scan
+        s.findRequested.connect(self.find_now)
+        s.autoToggled.connect(c.set_auto)
+        s.searchRequested.connect(lambda: self.open_page(self.search))
+        s.browseRequested.connect(lambda: self.open_browse(""))
+        s.languageRequested.connect(self.next_language)
+        s.brand.longPressed.connect(lambda: self.open_page(self.pin.parentWidget()))
+        s.panel.productChosen.connect(self.open_details)
+        s.panel.categoryChosen.connect(self.open_browse)
+        for page in (self.details, self.search, self.browse):
+            page.back.connect(self.go_back)
+            page.productChosen.connect(self.open_details)
+        self.attract.touched.connect(self.wake)
+        self.pin.accepted.connect(self._open_staff)
+        self.pin.cancelled.connect(self.go_back)
+        self.staff.back.connect(self.leave_staff)
+        self.staff.exitRequested.connect(self.staff_exit)
+        self.staff.resetRequested.connect(self.go_idle)
+
+    # -- start-up ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Show the window (full screen in kiosk mode) and start the controller."""
+        if self.settings.ui.fullscreen:
+            self.showFullScreen()
+        else:
+            self.resize(1280, 800)
+            self.show()
+        self.idle_timer.start()
+        self.controller.start()
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        percent = int(100 * done / max(1, total))
+        self.scan.panel.show_message(self.i18n("preparing_demo", percent=percent), stage)
+
+    def _on_ready(self, services: KioskServices) -> None:
+        self.services = services
+        self.search.finder = services.finder
+        self.browse.finder = services.finder
+        self.scan.panel.set_category_source(services.finder.categories)
+        self.scan.find_button.setEnabled(True)
+        self.scan.panel.show_idle()
+        products = [
+            p for c in services.finder.categories()[:6] for p in services.finder.browse(c, 3)
+        ]
+        picks = random.Random(7).sample(products, min(4, len(products)))
+        self.attract.set_showcase([self.thumbs.get(p.sku) for p in picks])
+
+    def _on_start_failed(self, message: str) -> None:
+        self.scan.panel.show_message(self.i18n("start_failed"))
+        self.scan.find_button.setEnabled(False)
+
+    def _thumbnail(self, sku: str) -> bytes | None:
+        return self.services.finder.thumbnail(sku) if self.services else None
+
+    # -- camera and recognition ----------------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        if self.stack.currentWidget() is not self.scan:
+            return  # nothing to paint; the controller still scans in auto mode
+        self.scan.preview.set_frame(frame.image)
+        report = frame.analysis
+        hint = report.hint if isinstance(report, QualityReport) else None
+        self.scan.preview.hint = self.i18n(hint.value) if hint is not None else ""
+
+    def _on_camera_state(self, state: str, detail: str) -> None:
+        p = self.scan.preview
+        if state == CameraState.UNAVAILABLE.value:
+            p.overlay = self.i18n("camera_unavailable")
+            p.overlay_detail = self.i18n("camera_reconnecting")
+            p.clear()
+        elif state == CameraState.LIVE.value:
+            p.overlay = p.overlay_detail = ""
+        p.update()
+
+    def find_now(self) -> None:
+        if self.controller.find_now():
+            self.scan.panel.show_busy()
+
+    def _on_busy(self, busy: bool) -> None:
+        self.scan.preview.busy = busy
+
+    def _on_recognized(self, rec: Recognition) -> None:
+        if self.stack.currentWidget() in (self.attract, self.staff):
+            return
+        self.scan.panel.show_recognition(rec)
+
+    # -- navigation ----------------------------------------------------------------------------
+    def open_page(self, page: QWidget | None) -> None:
+        if page is None or page is self.stack.currentWidget():
+            return
+        current = self.stack.currentWidget()
+        if current is not None:
+            self._history.append(current)
+        self.stack.setCurrentWidget(page)
+        self.controller.paused = page is not self.scan
+
+    def go_back(self) -> None:
+        page = self._history.pop() if self._history else self.scan
+        if page is self.pin.parentWidget() or page is self.staff:
+            page = self.scan
+        self.stack.setCurrentWidget(page)
+        self.controller.paused = page is not self.scan
+
+    def open_details(self, sku: str) -> None:
+        if self.services and self.details.show_product(self.services.finder, sku):
+            self.open_page(self.details)
+
+    def open_browse(self, category: str) -> None:
+        if self.services is None:
+            return
+        self.browse.load(self.services.finder, category)
+        self.open_page(self.browse)
+
+    def next_language(self) -> None:
+        self.set_language(LANGUAGES_CYCLE[self.i18n.language])
+
+    def set_language(self, language: str) -> None:
+        self.i18n = Translator(language)
+        self.scan.retranslate()
+        for page in (self.details, self.search, self.browse, self.attract):
+            page.retranslate()
+        if self.scan.panel.state in ("idle", "message"):
+            self.scan.panel.show_idle()
+
+    # -- idle reset ----------------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in IDLE_EVENTS and self.isVisible():
+            self.idle_timer.start()
+        return False
+
+    def go_idle(self) -> None:
+        """Attract screen, and wipe the session: results, history, frames, typed text."""
+        self.controller.reset_session()
+        self.scan.preview.clear()
+        self.scan.panel.wipe()
+        for page in (self.details, self.search, self.browse):
+            page.wipe()
+        self._history.clear()
+        if self.i18n.language != self.settings.ui.language:
+            self.set_language(self.settings.ui.language)
+        self.stack.setCurrentWidget(self.attract)
+        self.controller.paused = True
+        self._staff_timer.stop()
+        self.sessionReset.emit()
+        log.info("session reset")
+
+    def wake(self) -> None:
+        self.stack.setCurrentWidget(self.scan)
+        self.controller.paused = False
+        self.idle_timer.start()
+
+    # -- staff ---------------------------------------------------------------------------------
+    def _open_staff(self) -> None:
+        self._history = [self.scan]
+        self.stack.setCurrentWidget(self.staff)
+        self.controller.paused = True
+        self.refresh_staff()
+        self._staff_timer.start()
+        log.info("staff page opened")
+
+    def leave_staff(self) -> None:
+        self._staff_timer.stop()
+        self._history.clear()
+        self.stack.setCurrentWidget(self.scan)
+        self.controller.paused = False
+
+    def refresh_staff(self) -> None:
+        if self.stack.currentWidget() is self.staff:
+            self.staff.show_info(staff_rows(self.controller, self.scan.preview.display_fps()))
+
+    @property
+    def throttle_state(self) -> ThrottleState:
+        return self.controller.monitor.state
+
+    def staff_exit(self) -> None:
+        """Staff leave kiosk mode: the only way to close the window while locked."""
+        log.info("staff exit")
+        self._staff_exit = True
+        self.close()
+
+    # -- closing -------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.locked and event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_F4, Qt.Key.Key_F11):
+            event.accept()  # no keyboard way out for shoppers
+            return
+        super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.locked and not self._staff_exit:
+            event.ignore()
+            return
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self.idle_timer.stop()
+        self._staff_timer.stop()
+        t = time.perf_counter()
+        self.controller.shutdown()
+        self.scan.preview.clear()
+        log.info("closed in %.0f ms", (time.perf_counter() - t) * 1000)
+        event.accept()

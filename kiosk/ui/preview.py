@@ -1,0 +1,143 @@
+"""The live camera preview with its framing guide, hint banner and camera-state overlay."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ..frames import guide_box
+from . import theme
+
+
+class PreviewWidget(QWidget):
+    """Paints the latest frame scaled to fit, darkens outside the guide, shows hints."""
+
+    def __init__(
+        self, guide_fraction: float, mirror: bool = False, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.guide_fraction = guide_fraction
+        self.mirror = mirror
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(480, 360)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._pixels: np.ndarray | None = None  # keeps the QImage's buffer alive
+        self._image: QImage | None = None
+        self.hint = ""
+        self.overlay = ""  # "Camera unavailable" and the like: covers the picture
+        self.overlay_detail = ""
+        self.busy = False
+        self._painted: deque[float] = deque(maxlen=60)
+
+    def set_frame(self, pixels: np.ndarray) -> None:
+        """Show ``pixels`` (8-bit BGR, not modified afterwards by anyone)."""
+        pixels = np.ascontiguousarray(pixels)
+        h, w = pixels.shape[:2]
+        self._pixels = pixels
+        self._image = QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_BGR888)
+        if self.mirror:
+            self._image = self._image.mirrored(True, False)
+        self.update()
+
+    def clear(self) -> None:
+        """Forget the frame (idle reset: no pixels kept)."""
+        self._pixels = None
+        self._image = None
+        self.update()
+
+    @property
+    def has_frame(self) -> bool:
+        return self._image is not None
+
+    def display_fps(self) -> float:
+        """Frames painted per second over the last couple of seconds."""
+        times = list(self._painted)
+        if len(times) < 2 or time.monotonic() - times[-1] > 1.0:
+            return 0.0
+        return (len(times) - 1) / max(1e-6, times[-1] - times[0])
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#05090d"))
+        target = QRectF(self.rect())
+        if self._image is not None and not self.overlay:
+            iw, ih = self._image.width(), self._image.height()
+            scale = min(self.width() / iw, self.height() / ih)
+            target = QRectF(
+                (self.width() - iw * scale) / 2,
+                (self.height() - ih * scale) / 2,
+                iw * scale,
+                ih * scale,
+            )
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            p.drawImage(target, self._image)
+            self._paint_guide(p, target, iw, ih, scale)
+            self._painted.append(time.monotonic())
+        if self.overlay:
+            self._paint_overlay(p)
+        elif self.hint:
+            self._paint_banner(p, self.hint, theme.ACCENT)
+        elif self.busy:
+            self._paint_banner(p, "…", theme.ON_DARK)
+        p.end()
+
+    def _paint_guide(self, p: QPainter, target: QRectF, iw: int, ih: int, scale: float) -> None:
+        x, y, side, _ = guide_box(iw, ih, self.guide_fraction)
+        g = QRectF(target.x() + x * scale, target.y() + y * scale, side * scale, side * scale)
+        outside = QPainterPath()
+        outside.addRect(target)
+        inner = QPainterPath()
+        inner.addRoundedRect(g, 24, 24)
+        p.fillPath(outside.subtracted(inner), QColor(0, 0, 0, 110))
+        pen = QPen(QColor(theme.ACCENT if not self.busy else theme.ON_DARK), 8)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        p.setPen(pen)
+        arm = g.width() * 0.18
+        for cx, cy, dx, dy in (
+            (g.left(), g.top(), 1, 1),
+            (g.right(), g.top(), -1, 1),
+            (g.left(), g.bottom(), 1, -1),
+            (g.right(), g.bottom(), -1, -1),
+        ):
+            p.drawLine(int(cx), int(cy), int(cx + dx * arm), int(cy))
+            p.drawLine(int(cx), int(cy), int(cx), int(cy + dy * arm))
+
+    def _paint_banner(self, p: QPainter, text: str, colour: str) -> None:
+        font = QFont(self.font())
+        font.setPixelSize(34)
+        font.setBold(True)
+        p.setFont(font)
+        width = p.fontMetrics().horizontalAdvance(text) + 60
+        box = QRectF((self.width() - width) / 2, self.height() - 100, width, 68)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(10, 16, 24, 215))
+        p.drawRoundedRect(box, 18, 18)
+        p.setPen(QColor(colour))
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_overlay(self, p: QPainter) -> None:
+        p.fillRect(self.rect(), QColor("#1b2633"))
+        font = QFont(self.font())
+        font.setPixelSize(40)
+        font.setBold(True)
+        p.setFont(font)
+        p.setPen(QColor(theme.WARN))
+        r = QRectF(self.rect())
+        p.drawText(
+            r.adjusted(20, 0, -20, -60),
+            Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+            self.overlay,
+        )
+        if self.overlay_detail:
+            font.setPixelSize(24)
+            font.setBold(False)
+            p.setFont(font)
+            p.setPen(QColor(theme.ON_DARK))
+            p.drawText(
+                r.adjusted(20, 80, -20, 0), Qt.AlignmentFlag.AlignCenter, self.overlay_detail
+            )

@@ -1,0 +1,143 @@
+"""The right-hand panel of the scan page: instructions, results, "not sure", "no match"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from catalog.types import Product
+
+from ..i18n import Translator
+from ..recognizer import Outcome, Recognition
+from .widgets import ProductCard, Thumbnails, button_text, clear_layout
+
+
+class ResultsPanel(QFrame):
+    """Shows what the kiosk knows about the product in the frame.
+
+    ``state`` is one of "idle", "busy", "confident", "not_sure", "no_match", "error" (tests
+    and screenshots read it). ``productChosen(sku)`` when a card is tapped,
+    ``categoryChosen(name)`` when a category button is.
+    """
+
+    productChosen = Signal(str)
+    categoryChosen = Signal(str)
+
+    def __init__(self, thumbs: Thumbnails, tr: Translator, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.thumbs = thumbs
+        self.i18n = tr
+        self.state = "idle"
+        self.cards: list[ProductCard] = []
+        self.category_buttons: list[QPushButton] = []
+        self.recent: list[Product] = []
+        self._categories: Callable[[], list[str]] = list
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(22, 22, 22, 22)
+        self._layout.setSpacing(14)
+        self.title = QLabel()
+        self.title.setObjectName("title")
+        self.title.setWordWrap(True)
+        self.body = QLabel()
+        self.body.setObjectName("subtitle")
+        self.body.setWordWrap(True)
+        self._content = QVBoxLayout()
+        self._content.setSpacing(12)
+        self._layout.addWidget(self.title)
+        self._layout.addWidget(self.body)
+        self._layout.addLayout(self._content)
+        self._layout.addStretch(1)
+        self._recent_box = QVBoxLayout()
+        self._layout.addLayout(self._recent_box)
+        self.show_idle()
+
+    def set_category_source(self, categories: Callable[[], list[str]]) -> None:
+        self._categories = categories
+
+    def set_translator(self, tr: Translator) -> None:
+        self.i18n = tr
+
+    def _reset(self, state: str, title: str, body: str = "") -> None:
+        self.state = state
+        clear_layout(self._content)
+        self.cards = []
+        self.category_buttons = []
+        self.title.setText(title)
+        self.body.setText(body)
+        self.body.setVisible(bool(body))
+
+    def show_idle(self, title_key: str = "panel_idle_title") -> None:
+        self._reset("idle", self.i18n(title_key), self.i18n("panel_idle_body"))
+        self._show_recent()
+
+    def show_busy(self) -> None:
+        self._reset("busy", self.i18n("searching"))
+
+    def show_error(self) -> None:
+        self._reset("error", self.i18n("error"))
+
+    def show_message(self, text: str, body: str = "") -> None:
+        self._reset("message", text, body)
+
+    def show_recognition(self, rec: Recognition) -> None:
+        """Render one recognition in the state its outcome calls for."""
+        if rec.outcome is Outcome.CONFIDENT and rec.best is not None:
+            self._reset("confident", self.i18n("found"))
+            self._add_card(rec.best.product, "big")
+            others = [m.product for m in rec.matches[1:3]]
+            if others:
+                also = QLabel(self.i18n("also"))
+                also.setObjectName("subtitle")
+                self._content.addWidget(also)
+                for p in others:
+                    self._add_card(p, "normal")
+            self._remember(rec.best.product)
+        elif rec.outcome is Outcome.NOT_SURE:
+            self._reset("not_sure", self.i18n("not_sure"), self.i18n("not_sure_hint"))
+            for m in rec.matches[:3]:
+                self._add_card(m.product, "normal")
+        else:
+            self._reset("no_match", self.i18n("no_match"), self.i18n("no_match_hint"))
+            grid = QGridLayout()
+            grid.setSpacing(10)
+            for i, name in enumerate(self._categories()[:8]):
+                b = QPushButton(button_text(name))
+                b.setObjectName("category")
+                b.clicked.connect(lambda _=False, n=name: self.categoryChosen.emit(n))
+                grid.addWidget(b, i // 2, i % 2)
+                self.category_buttons.append(b)
+            self._content.addLayout(grid)
+        self._show_recent()
+
+    def _add_card(self, product: Product, size: str) -> None:
+        card = ProductCard(product, self.thumbs, self.i18n, size=size, horizontal=True)
+        card.activated.connect(self.productChosen)
+        self._content.addWidget(card)
+        self.cards.append(card)
+
+    def _remember(self, product: Product) -> None:
+        self.recent = [product, *[p for p in self.recent if p.sku != product.sku][:3]]
+
+    def _show_recent(self) -> None:
+        clear_layout(self._recent_box)
+        shown = [p for p in self.recent if not any(c.product.sku == p.sku for c in self.cards)]
+        if not shown or self.state not in ("idle", "confident"):
+            return
+        label = QLabel(self.i18n("recent"))
+        label.setStyleSheet("color: #9fb0c0; font-size: 20px;")
+        self._recent_box.addWidget(label)
+        row = QGridLayout()
+        for i, p in enumerate(shown[:3]):
+            b = QPushButton(button_text(p.name))
+            b.setStyleSheet("min-height: 64px; font-size: 20px;")
+            b.clicked.connect(lambda _=False, s=p.sku: self.productChosen.emit(s))
+            row.addWidget(b, 0, i)
+        self._recent_box.addLayout(row)
+
+    def wipe(self) -> None:
+        """Forget results and history (idle reset)."""
+        self.recent = []
+        self.show_idle()

@@ -1,0 +1,131 @@
+"""Screenshots of every screen, on the demo shop: ``python -m kiosk.ui.shots OUT_DIR``.
+
+Run it under a real X server (``xvfb-run -s "-screen 0 1280x800x24" python -m kiosk.ui.shots
+docs/screenshots``): it drives the real window through the live preview, a result, the details
+page, "not sure", "no match", search, browse, the attract screen, the staff page and a camera
+outage, and saves each as PNG. Only the project's own drawn demo products appear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from ..demo.stills import empty_frame, pair_frame, product_frame
+from ..services import CameraFactory, DemoBackend, Progress
+from ..settings import load_settings
+from ..testing import StillCamera
+from .main_window import KioskWindow
+
+
+class _ShotBackend(DemoBackend):
+    def __init__(self, settings, still: StillCamera) -> None:
+        super().__init__(settings)
+        self.still = still
+
+    def camera(self, progress: Progress | None = None) -> CameraFactory:
+        return self.still.open
+
+
+def _wait(app: QApplication, done: Callable[[], bool], timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not reach the expected state")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _settle(app: QApplication, seconds: float = 0.4) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--language", default="en", choices=["en", "de"])
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    data = Path(tempfile.mkdtemp(prefix="aislelens-shots-"))
+    settings = load_settings(
+        data_dir=data,
+        ui={"fullscreen": False, "language": args.language},
+        recognition={"auto_mode": False},
+    )
+    still = StillCamera(product_frame("DEMO-001", seed=4, hand=1))
+    window = KioskWindow(settings, _ShotBackend(settings, still))
+    window.start()
+    window.resize(1280, 800)
+    c = window.controller
+    _wait(app, lambda: c.services is not None and window.scan.preview.has_frame, 120)
+    suffix = "" if args.language == "en" else f"-{args.language}"
+
+    def shoot(name: str) -> None:
+        _settle(app)
+        window.grab().save(str(args.out / f"{name}{suffix}.png"))
+        print("saved", name + suffix)
+
+    def scan(frame, state: str) -> None:
+        window.stack.setCurrentWidget(window.scan)
+        c.paused = False
+        still.show(frame)
+        _settle(app, 0.3)
+        window.find_now()
+        _wait(app, lambda: window.scan.panel.state == state)
+
+    try:
+        _tour(
+            app, window, still, shoot, scan, settings.ui.staff_pin.get_secret_value(), args.language
+        )
+    finally:
+        window.staff_exit()
+        window.deleteLater()
+        _settle(app, 0.2)
+    return 0
+
+
+def _tour(app, window, still, shoot, scan, pin: str, language: str) -> None:
+    """Visit every screen in turn."""
+    still.show(product_frame("DEMO-001", seed=4, gain=0.22))  # too dark: shows a hint
+    shoot("01-live-preview-hint")
+    scan(product_frame("DEMO-001", seed=2), "confident")
+    shoot("02-results")
+    window.scan.panel.cards[0].activated.emit(window.scan.panel.cards[0].product.sku)
+    shoot("03-details")
+    scan(pair_frame("DEMO-008", "DEMO-009"), "not_sure")
+    shoot("04-not-sure")
+    scan(empty_frame(), "no_match")
+    shoot("05-no-match")
+    window.open_page(window.search)
+    window.search.keyboard.type_text("cola" if language == "en" else "crisps")
+    _wait(app, lambda: window.search.model.rowCount() > 0)
+    shoot("06-search-keyboard")
+    window.go_back()
+    window.open_browse("Fruit & veg")
+    shoot("07-browse")
+    window.go_idle()
+    shoot("08-attract")
+    window.wake()
+    window.open_page(window.pin.parentWidget())
+    window.pin.enter(pin)
+    _settle(app, 1.2)
+    shoot("09-staff")
+    window.leave_staff()
+    still.unplug()
+    _wait(app, lambda: bool(window.scan.preview.overlay))
+    shoot("10-camera-unavailable")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""Behind the PIN: the PIN pad and the staff page (versions, camera, speed, temperature)."""
+
+from __future__ import annotations
+
+import hmac
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..i18n import Translator
+
+
+class PinPad(QFrame):
+    """A numeric keypad; ``accepted`` when the PIN matches, ``cancelled`` on Cancel."""
+
+    accepted = Signal()
+    cancelled = Signal()
+
+    def __init__(self, pin: str, tr: Translator, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pin = pin
+        self.setObjectName("panel")
+        self.setFixedSize(460, 640)
+        self.title = QLabel(tr("pin_title"))
+        self.title.setObjectName("title")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.field = QLineEdit()
+        self.field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.field.setReadOnly(True)
+        self.field.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message = QLabel("")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setStyleSheet("color: #e0662b; font-weight: 700;")
+        self._wrong_text = tr("pin_wrong")
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        self.keys: dict[str, QPushButton] = {}
+        for i, key in enumerate(["1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "OK"]):
+            b = QPushButton(tr("ok") if key == "OK" else key)
+            b.setObjectName("primary" if key == "OK" else "key")
+            b.clicked.connect(lambda _=False, k=key: self.press(k))
+            grid.addWidget(b, i // 3, i % 3)
+            self.keys[key] = b
+        cancel = QPushButton(tr("cancel"))
+        cancel.clicked.connect(self._cancel)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(24, 24, 24, 24)
+        for w in (self.title, self.field, self.message):
+            box.addWidget(w)
+        box.addLayout(grid)
+        box.addWidget(cancel)
+
+    def press(self, key: str) -> None:
+        if key == "⌫":
+            self.field.backspace()
+        elif key == "OK":
+            entered = self.field.text()
+            self.field.clear()
+            if hmac.compare_digest(entered.encode(), self._pin.encode()):
+                self.message.clear()
+                self.accepted.emit()
+            else:
+                self.message.setText(self._wrong_text)
+        elif len(self.field.text()) < 8:
+            self.field.insert(key)
+            self.message.clear()
+
+    def enter(self, pin: str) -> None:
+        """Tap the digits of ``pin`` and OK (tests)."""
+        for ch in pin:
+            self.keys[ch].click()
+        self.keys["OK"].click()
+
+    def _cancel(self) -> None:
+        self.field.clear()
+        self.message.clear()
+        self.cancelled.emit()
+
+
+class StaffPage(QWidget):
+    """Versions, camera state and fps, recent latencies, temperature and throttling."""
+
+    back = Signal()
+    exitRequested = Signal()
+    resetRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("Staff")
+        title.setObjectName("title")
+        self._grid = QGridLayout()
+        self._grid.setHorizontalSpacing(30)
+        self._grid.setVerticalSpacing(8)
+        self._grid.setColumnStretch(1, 1)
+        self.values: dict[str, QLabel] = {}
+        back = QPushButton("‹  Back to shoppers")
+        back.clicked.connect(self.back)
+        reset = QPushButton("Reset session")
+        reset.clicked.connect(self.resetRequested)
+        self.exit_button = QPushButton("Exit kiosk")
+        self.exit_button.setObjectName("primary")
+        self.exit_button.clicked.connect(self.exitRequested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(back)
+        buttons.addWidget(reset)
+        buttons.addStretch(1)
+        buttons.addWidget(self.exit_button)
+        frame = QFrame()
+        frame.setObjectName("panel")
+        inner = QVBoxLayout(frame)
+        inner.setContentsMargins(26, 20, 26, 20)
+        inner.addLayout(self._grid)
+        inner.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(28, 20, 28, 20)
+        outer.setSpacing(16)
+        outer.addWidget(title)
+        outer.addWidget(frame, 1)
+        outer.addLayout(buttons)
+
+    def show_info(self, rows: list[tuple[str, str]]) -> None:
+        """Update the (label, value) rows, creating labels for new ones."""
+        for key, value in rows:
+            label = self.values.get(key)
+            if label is None:
+                row = len(self.values)
+                k = QLabel(key)
+                k.setObjectName("staffKey")
+                label = QLabel()
+                label.setObjectName("staffValue")
+                label.setWordWrap(True)
+                label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+                self._grid.addWidget(k, row, 0, Qt.AlignmentFlag.AlignTop)
+                self._grid.addWidget(label, row, 1)
+                self.values[key] = label
+            label.setText(value)
