@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--m", type=int)
     parser.add_argument("--ef-construction", type=int)
     parser.add_argument("--ef", type=int)
-    parser.add_argument("--sweep", type=int, nargs="*", default=[32, 64, 256])
+    parser.add_argument("--sweep", type=int, nargs="*", default=[32, 128, 256])
     parser.add_argument("--no-write", action="store_true", help="Print only.")
     args = parser.parse_args()
     overrides = {

@@ -27,7 +27,7 @@ class CatalogSettings:
     #: candidate list size while building the graph
     hnsw_ef_construction: int = 200
     #: candidate list size while searching (raised to k when k is larger)
-    hnsw_ef: int = 128
+    hnsw_ef: int = 64
     #: rebuild the HNSW graph from scratch once this share of its items is marked deleted
     rebuild_deleted_share: float = 0.2
     #: threads hnswlib may use while building (0: all usable CPUs)

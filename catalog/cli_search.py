@@ -1,0 +1,170 @@
+"""``aislelens catalog search`` and ``aislelens catalog eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_common import (
+    db_option,
+    echo_list,
+    open_embedder,
+    open_text_embedder,
+    progress_bar,
+    settings_of,
+)
+from .errors import BundleMismatchError
+from .evaluate import evaluate_queries, read_queries
+from .finder import open_finder
+
+
+def _print_matches(label: str, result: Any) -> None:
+    click.echo(f"{label}  (margin {result.margin:.3f})")
+    for rank, m in enumerate(result.matches, start=1):
+        price = f"{m.product.price:.2f} {m.product.currency}" if m.product.price is not None else ""
+        click.echo(f"  {rank:>2}. {m.score:.3f}  {m.product.sku:<16} {m.product.name}  {price}")
+
+
+@click.command()
+@db_option
+@click.argument("images", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text", help="Search names, descriptions and categories instead of photos.")
+@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--category", help="Only products of this category.")
+@click.option("--in-stock", is_flag=True, help="Only products in stock.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def search(
+    ctx: click.Context,
+    db: Path,
+    images: tuple[Path, ...],
+    text: str | None,
+    k: int,
+    category: str | None,
+    in_stock: bool,
+    as_json: bool,
+) -> None:
+    """Find the products that look like IMAGE (or match --text).
+
+    \b
+    Examples:
+      aislelens catalog search --db store.db photo.jpg --k 5
+      aislelens catalog search --db store.db --text "granny smith" --json
+    """
+    if bool(images) == bool(text):
+        raise click.UsageError("give IMAGE files or --text, not both")
+    text_embedder = open_text_embedder(db) if text else None
+    finder = open_finder(db, settings=settings_of(ctx), text_embedder=text_embedder)
+    try:
+        if text:
+            products = finder.search_text(text, k)
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        [
+                            {"sku": p.sku, "name": p.name, "category": p.category, "price": p.price}
+                            for p in products
+                        ],
+                        ensure_ascii=False,
+                    )
+                )
+            for p in [] if as_json else products:
+                click.echo(f"{p.sku:<16} {p.name}  ({p.category})")
+            return
+        embedder, _ = open_embedder(db, None, None)
+        if finder.bundle_id and embedder.model_id != finder.bundle_id:
+            raise BundleMismatchError(
+                f"{db}: vectors made by {finder.bundle_id}, but its "
+                f"bundle now loads as {embedder.model_id}"
+            )
+        result = embedder.embed_files([str(p) for p in images])
+        out = []
+        for vector, i in zip(result.vectors, result.ok, strict=True):
+            res = finder.search_vector(vector, k, category=category, in_stock_only=in_stock)
+            if as_json:
+                out.append(
+                    {
+                        "image": str(images[i]),
+                        "margin": round(res.margin, 4),
+                        "timings_ms": {n: round(v, 3) for n, v in res.timings_ms.items()},
+                        "matches": [
+                            {
+                                "sku": m.product.sku,
+                                "name": m.product.name,
+                                "category": m.product.category,
+                                "price": m.product.price,
+                                "score": round(m.score, 4),
+                            }
+                            for m in res.matches
+                        ],
+                    }
+                )
+            else:
+                _print_matches(str(images[i]), res)
+        if as_json:
+            click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        echo_list("skipped", [f"{images[i]}: {why}" for i, why in result.failed])
+        if result.failed:
+            ctx.exit(1)
+    finally:
+        finder.close()
+
+
+@click.command("eval")
+@db_option
+@click.argument("queries", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--k",
+    "k",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Results per search when timing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def eval_cmd(ctx: click.Context, db: Path, queries: Path, k: int, as_json: bool) -> None:
+    """Recall@1/5/10, MRR, per-category recall, confusions and latency on labelled photos.
+
+    QUERIES is a CSV with image and sku columns (paths absolute or relative to it; other
+    columns are ignored).
+
+    \b
+    Example:
+      aislelens catalog eval --db store.db shelf-photos.csv --json
+    """
+    settings = settings_of(ctx)
+    items, issues = read_queries(queries)
+    finder = open_finder(db, settings=settings)
+    try:
+        embedder, _ = open_embedder(db, None, None)
+        report = evaluate_queries(
+            finder, embedder, items, k=k, settings=settings, progress=progress_bar
+        )
+    finally:
+        finder.close()
+    report.skipped = [(i.row, str(i)) for i in issues] + report.skipped
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    click.echo(
+        f"{report.n} queries against {report.catalog_size} reference vectors "
+        f"({report.index_kind} search)"
+    )
+    click.echo(
+        f"  Recall@1 {report.recall_at_1:.3f}  Recall@5 {report.recall_at_5:.3f}  "
+        f"Recall@10 {report.recall_at_10:.3f}  MRR {report.mrr:.3f}"
+    )
+    click.echo(
+        f"  latency p50 {report.latency_ms['p50']:.2f} ms  "
+        f"p95 {report.latency_ms['p95']:.2f} ms (search + product lookup, k={k})"
+    )
+    for cat, figures in report.per_category.items():
+        click.echo(f"  {cat:<20} n={figures['n']:<5} Recall@1 {figures['recall_at_1']:.3f}")
+    echo_list(
+        "most confused (true → found: times)", [f"{t} → {f}: {c}" for t, f, c in report.confused]
+    )
+    echo_list("skipped", [f"row {r}: {why}" for r, why in report.skipped])

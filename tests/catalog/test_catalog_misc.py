@@ -1,0 +1,90 @@
+"""Settings from the environment, the write lock, enrolling camera frames, progress, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from conftest import shop_photo
+
+from catalog import (
+    CatalogBusyError,
+    CatalogError,
+    CatalogSettings,
+    enroll_frame,
+    import_products,
+    index_catalog,
+    open_finder,
+)
+from catalog.db import SCHEMA_VERSION, migrations, open_catalog, write_lock
+
+
+def test_settings_from_environment() -> None:
+    s = CatalogSettings.from_env(
+        {"AISLELENS_CATALOG_HNSW_EF": "200", "AISLELENS_CATALOG_REBUILD_DELETED_SHARE": "0.5"},
+        hnsw_m=48,
+    )
+    assert (s.hnsw_ef, s.rebuild_deleted_share, s.hnsw_m) == (200, 0.5, 48)
+    assert CatalogSettings.from_env({}).exact_threshold == CatalogSettings().exact_threshold
+    with pytest.raises(CatalogError, match="AISLELENS_CATALOG_HNSW_M='many'"):
+        CatalogSettings.from_env({"AISLELENS_CATALOG_HNSW_M": "many"})
+    with pytest.raises(CatalogError, match="rebuild_deleted_share"):
+        CatalogSettings(rebuild_deleted_share=0)
+
+
+def test_a_second_writer_is_told_the_catalog_is_busy(shop, tmp_path, fake_embedder) -> None:
+    db = tmp_path / "store.db"
+    import_products(db, shop(2))
+    with write_lock(db), pytest.raises(CatalogBusyError, match="another"):
+        index_catalog(db, fake_embedder)
+    assert index_catalog(db, fake_embedder).embedded == 2  # released afterwards
+
+
+def test_enroll_a_camera_frame(shop, tmp_path, fake_embedder) -> None:
+    db = tmp_path / "store.db"
+    import_products(db, shop(3))
+    report = enroll_frame(db, "S1", shop_photo(1))
+    assert report.added == 1 and report.skus == ["S1"]
+    saved = list((tmp_path / "enrolled" / "S1").glob("*.jpg"))
+    assert len(saved) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT path FROM images WHERE kind = 'enrolled'").fetchone()[0] == (
+            f"enrolled/S1/{saved[0].name}"
+        )  # relative to the catalog: the folder can move
+    assert index_catalog(db, fake_embedder).embedded == 4
+    finder = open_finder(db)
+    assert finder.product("S1").image_count == 2
+    finder.close()
+
+
+def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder) -> None:
+    db = tmp_path / "store.db"
+    bars: dict[str, list[int]] = {}
+
+    class Bar:
+        def __init__(self, total: int, desc: str) -> None:
+            self.desc = desc
+            bars[desc] = [total, 0]
+
+        def update(self, n: int = 1) -> None:
+            bars[self.desc][1] += n
+
+        def close(self) -> None:
+            pass
+
+    import_products(db, shop(5), progress=Bar)
+    index_catalog(db, fake_embedder, progress=Bar)
+    assert bars["import"] == [5, 5] and bars["embed"] == [5, 5]
+
+
+def test_migrations_are_named_recorded_and_versioned(tmp_path) -> None:
+    db = open_catalog(tmp_path / "c.db", create=True)
+    names = [m.name for m in migrations.applied(db)]
+    assert migrations.pending(db) == []
+    assert len(names) == SCHEMA_VERSION and names[0].startswith("m001_")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    again = open_catalog(tmp_path / "c.db")  # re-opening applies nothing twice
+    assert len(migrations.applied(again)) == SCHEMA_VERSION
+    again.close()
