@@ -165,7 +165,7 @@ def main() -> None:
         "| catalog | queries | Recall@1 | Recall@5 | Recall@10 | MRR | search p50 (ms) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, r, exact_r1, _ in results:
+    for label, r, _exact, _n in results:
         lines.append(
             f"| {label} | {r.n} | {r.recall_at_1:.3f} | {r.recall_at_5:.3f} | "
             f"{r.recall_at_10:.3f} | {r.mrr:.3f} | {r.latency_ms['p50']:.2f} |"
