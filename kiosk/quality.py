@@ -37,6 +37,7 @@ class QualityReport:
     brightness: float  # mean grey level 0..255
     motion: float  # mean absolute grey difference to the previous frame
     detail: float  # fraction of edge pixels in the guide
+    contrast: float  # standard deviation of the grey levels in the guide
     hint: Hint | None
 
     @property
@@ -71,12 +72,12 @@ class QualityChecker:
             motion = float(cv2.absdiff(small, self._previous).mean())
         self._previous = small
         detail = float(np.count_nonzero(cv2.Canny(thumb, 60, 160))) / thumb.size
-        return QualityReport(
-            sharpness, brightness, motion, detail, self._hint(sharpness, brightness, motion, detail)
-        )
+        contrast = float(thumb.std())
+        hint = self._hint(sharpness, brightness, motion, detail, contrast)
+        return QualityReport(sharpness, brightness, motion, detail, contrast, hint)
 
     def _hint(
-        self, sharpness: float, brightness: float, motion: float, detail: float
+        self, sharpness: float, brightness: float, motion: float, detail: float, contrast: float
     ) -> Hint | None:
         s = self.settings
         if brightness < s.min_brightness:
@@ -85,10 +86,12 @@ class QualityChecker:
             return Hint.TOO_BRIGHT
         if motion > s.max_motion:
             return Hint.HOLD_STILL
-        if detail < s.min_detail:
-            return Hint.MOVE_CLOSER
+        if contrast < s.min_contrast:
+            return Hint.MOVE_CLOSER  # nothing but background in the guide
         if sharpness < s.min_sharpness:
-            return Hint.BLURRY
+            return Hint.BLURRY  # something is there, out of focus or moving
+        if detail < s.min_detail:
+            return Hint.MOVE_CLOSER  # something small and far away
         return None
 
 

@@ -104,6 +104,8 @@ class QualitySettings(_Section):
     max_brightness: float = Field(default=220.0, ge=0, le=255)
     max_motion: float = Field(default=6.0, ge=0)  # mean absolute grey difference between frames
     min_detail: float = Field(default=0.015, ge=0, le=1)  # fraction of edge pixels inside the guide
+    #: grey-level standard deviation inside the guide below which it holds only background
+    min_contrast: float = Field(default=17.0, ge=0, le=128)
 
 
 class CacheSettings(_Section):

@@ -1,8 +1,10 @@
-"""Stand-ins for tests, screenshots and benchmarks: an in-memory catalog and a pluggable camera.
+"""Stand-ins for tests, screenshots and benchmarks: cameras a test controls, a fixed backend,
+and an in-memory catalog.
 
-:class:`MemoryFinder` implements :class:`catalog.types.ProductFinder` with exact numpy search
-over reference vectors, so kiosk tests do not need a catalog database. :class:`PluggableCamera`
-is a replay source that a test can "unplug" and "plug back in".
+:class:`PluggableCamera` is a replay source that a test can "unplug" and "plug back in";
+:class:`StillCamera` shows whatever frame it is given; :class:`FixedBackend` serves a given
+camera and catalog database with the real model; :class:`MemoryFinder` implements
+:class:`catalog.types.ProductFinder` with exact numpy search, for tests without a database.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 from catalog.types import Match, Product, SearchResult
 
 from .errors import CameraUnavailableError
+from .services import CameraFactory, KioskServices, Progress, make_services, open_embedder
+from .settings import KioskSettings
 from .sources import FrameSource, ReplaySource
 
 
@@ -211,3 +215,26 @@ class _StillSource:
 
     def close(self) -> None:
         self._closed.set()
+
+
+class FixedBackend:
+    """A :class:`kiosk.services.Backend` over a given camera factory and catalog database."""
+
+    def __init__(self, settings: KioskSettings, camera: CameraFactory, db: Path) -> None:
+        self.settings = settings
+        self._camera = camera
+        self._db = db
+
+    def camera(self, progress: Progress | None = None) -> CameraFactory:
+        return self._camera
+
+    def open(self, progress: Progress | None = None) -> KioskServices:
+        from catalog import open_finder
+
+        embedder = open_embedder(self.settings)
+        try:
+            finder = open_finder(self._db, bundle_id=embedder.model_id)
+        except BaseException:
+            embedder.close()
+            raise
+        return make_services(self.settings, embedder, finder)

@@ -8,6 +8,7 @@ import sys
 import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TextIO
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -19,12 +20,27 @@ from .main_window import KioskWindow
 log = logging.getLogger(__name__)
 
 
-def setup_logging(data_dir: Path) -> Path:
+class KioskLogging:
+    """The kiosk's log file and crash report, installed by :func:`setup_logging`."""
+
+    def __init__(self, handler: logging.Handler, crash: TextIO) -> None:
+        self.handler = handler
+        self.crash = crash
+
+    def close(self) -> None:
+        logging.getLogger().removeHandler(self.handler)
+        self.handler.close()
+        faulthandler.disable()
+        self.crash.close()
+
+
+def setup_logging(data_dir: Path) -> KioskLogging:
     """Log SKUs, timings and states (never pixels) to ``data_dir/kiosk.log``, rotated; crash
     tracebacks (text only) to ``data_dir/crash.log``."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "kiosk.log"
-    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler = RotatingFileHandler(
+        data_dir / "kiosk.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for existing in root.handlers:  # the console keeps the verbosity -v asked for
@@ -33,9 +49,9 @@ def setup_logging(data_dir: Path) -> Path:
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
-    crash = open(data_dir / "crash.log", "a", encoding="utf-8")  # noqa: SIM115 (lives as long as the process)
+    crash = open(data_dir / "crash.log", "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
     faulthandler.enable(crash)
-    return path
+    return KioskLogging(handler, crash)
 
 
 def run_kiosk(
@@ -52,7 +68,7 @@ def run_kiosk(
     loaded, printing the start-up times.
     """
     t_start = time.monotonic() if t_start is None else t_start
-    setup_logging(settings.data_dir)
+    logs = setup_logging(settings.data_dir)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("AisleLens")
@@ -75,4 +91,5 @@ def run_kiosk(
     window.start()
     status = app.exec()
     log.info("kiosk exited with status %d", status)
+    logs.close()
     return status

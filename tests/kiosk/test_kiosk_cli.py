@@ -1,0 +1,71 @@
+"""`aislelens kiosk`: settings errors are one line, Qt loads only for the kiosk, and the real
+command starts, shows a frame, loads the catalog and exits cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+from click.testing import CliRunner
+
+from kiosk.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bad_settings_are_one_line_and_status_2(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[camera]\nfps = -5\n")
+    result = CliRunner().invoke(cli, ["kiosk", "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: invalid settings")
+    assert "camera.fps [AISLELENS_CAMERA__FPS]" in result.output
+
+
+def test_a_kiosk_without_a_catalog_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    result = CliRunner().invoke(cli, ["kiosk", "--windowed"])
+    assert result.exit_code == 2 and "--demo" in result.output
+
+
+def test_models_commands_never_import_qt():
+    code = "import sys; from kiosk.cli import cli; print('PySide6' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_frames):
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    cv2.imwrite(str(camera / "0.png"), demo_frames[len(demo_frames) // 2])
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_DATA_HOME": str(tmp_path / "d"),
+        "AISLELENS_THERMAL__SYSFS_ROOT": str(tmp_path / "sys"),
+    }
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "aislelens"),
+            "kiosk",
+            "--windowed",
+            "--catalog",
+            str(demo_db),
+            "--camera",
+            str(camera),
+            "--exit-when-ready",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    times = json.loads(out.stdout.strip().splitlines()[-1])
+    assert 0 < times["first_frame_s"] < 10 and 0 < times["ready_s"] < 10
+    assert (tmp_path / "d/aislelens/kiosk.log").read_text().count("ready after") == 1

@@ -1,0 +1,70 @@
+"""Settings: TOML plus AISLELENS_ variables, typed, with clear messages for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.errors import SettingsError
+from kiosk.i18n import DE, EN, Translator
+from kiosk.settings import load_settings
+
+
+def test_defaults_are_a_locked_english_kiosk():
+    s = load_settings()
+    assert s.ui.fullscreen and s.ui.language == "en"
+    assert s.recognition.headroom == 1  # a core stays free for the UI and camera
+    assert s.recognition.min_score < s.recognition.confident_score
+
+
+def test_precedence_overrides_then_env_then_toml(tmp_path, monkeypatch):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        '[ui]\nlanguage = "de"\nidle_timeout_s = 30\n[camera]\nfps = 15\nsource = "/dev/video2"\n'
+    )
+    monkeypatch.setenv("AISLELENS_CAMERA__FPS", "20")
+    monkeypatch.setenv("AISLELENS_CATALOG_HNSW_EF", "64")  # the catalog's own variable: ignored
+    s = load_settings(config, ui={"idle_timeout_s": 12})
+    assert s.ui.language == "de"  # from the file
+    assert s.camera.fps == 20  # the environment beats the file
+    assert s.ui.idle_timeout_s == 12  # the command line beats both
+    assert s.camera.source == "/dev/video2"
+
+
+def test_bad_values_name_the_field_the_variable_and_the_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("AISLELENS_CAMERA__FPS", "fast")
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[ui]\nidel_timeout_s = 3\n[recognition]\nmin_score = 0.95\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(config)
+    text = str(err.value)
+    assert "camera.fps [AISLELENS_CAMERA__FPS]" in text and "'fast'" in text
+    assert "ui.idel_timeout_s" in text and "unknown setting" in text
+    assert "min_score must not exceed confident_score" in text
+    assert str(config) in text
+
+
+def test_the_pin_is_validated_but_never_echoed():
+    with pytest.raises(SettingsError) as err:
+        load_settings(ui={"staff_pin": "12ab"})
+    assert "ui.staff_pin" in str(err.value) and "12ab" not in str(err.value)
+    assert "9876" not in repr(load_settings(ui={"staff_pin": "9876"}))
+
+
+def test_broken_toml_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[ui\nlanguage = 'de'")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(bad)
+    with pytest.raises(SettingsError, match="no such settings file"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_translation_tables_agree_and_format():
+    assert set(EN) == set(DE)
+    assert all(DE[k] for k in DE)
+    de = Translator("de")
+    assert de("find") == "Dieses Produkt finden"
+    assert de.price(3.49) == "3,49 €" and Translator("en").price(3.49) == "€3.49"
+    assert Translator("en")("preparing_demo", percent=40).endswith("40 %")
+    with pytest.raises(ValueError):
+        Translator("xx")

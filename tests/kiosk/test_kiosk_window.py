@@ -1,0 +1,223 @@
+"""The real window, driven like a shopper would (offscreen), on the demo shop and the real model."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from kiosk.camera_loop import CameraState
+from kiosk.demo.stills import empty_frame, pair_frame
+from kiosk.testing import PluggableCamera, StillCamera
+
+
+def _held(demo_assets, demo_frames, sku: str) -> np.ndarray:
+    """A frame of the replay video where ``sku`` is held up."""
+    frames = demo_assets.held_frames(sku)
+    return demo_frames[frames[len(frames) // 2]]
+
+
+def _tap(qtbot, widget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+@pytest.mark.parametrize("sku", ["DEMO-005", "DEMO-016", "DEMO-008"])
+def test_tap_find_shows_the_right_product_and_its_details(
+    qtbot, make_window, demo_assets, demo_frames, demo_skus, sku
+):
+    camera = StillCamera(_held(demo_assets, demo_frames, sku))
+    window = make_window(camera.open, recognition={"auto_mode": False})
+    panel = window.scan.panel
+    assert panel.state == "idle"
+    _tap(qtbot, window.scan.find_button)
+    qtbot.waitUntil(lambda: panel.state == "confident", timeout=5000)
+    best = panel.cards[0]
+    assert best.product.sku == sku
+    assert best.name_label.text() == best.product.name
+    assert "6px solid" in best.styleSheet()  # the best match is emphasised
+    _tap(qtbot, best)
+    assert window.stack.currentWidget() is window.details
+    assert window.details.name.text() == best.product.name
+    assert window.details.similar_model.rowCount() > 0
+    pairs = window.details.pairs_model
+    shown = [pairs.product(i).sku for i in range(pairs.rowCount())]
+    assert shown == [s for s in best.product.related if s in demo_skus][:3]
+    _tap(qtbot, window.details.back_button)
+    assert window.stack.currentWidget() is window.scan
+
+
+def test_auto_mode_recognises_a_replayed_product_without_a_tap(
+    qtbot, make_window, demo_assets, demo_frames, tmp_path
+):
+    import cv2
+
+    folder = tmp_path / "replay"
+    folder.mkdir()
+    for i, n in enumerate(demo_assets.held_frames("DEMO-016")[:20]):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), demo_frames[n])
+    camera = PluggableCamera(folder, fps=30)
+    window = make_window(camera.open, recognition={"auto_mode": True, "steady_s": 0.2})
+    panel = window.scan.panel
+    qtbot.waitUntil(lambda: panel.state == "confident", timeout=8000)
+    assert panel.cards[0].product.sku == "DEMO-016"
+    scans = len(window.controller.runner.latencies_ms)
+    qtbot.wait(1500)  # the same steady scene is not scanned over and over
+    assert len(window.controller.runner.latencies_ms) <= scans + 1
+
+
+def test_not_sure_offers_the_candidates(qtbot, make_window):
+    camera = StillCamera(pair_frame("DEMO-008", "DEMO-009"))
+    window = make_window(camera.open, recognition={"auto_mode": False})
+    _tap(qtbot, window.scan.find_button)
+    panel = window.scan.panel
+    qtbot.waitUntil(lambda: panel.state == "not_sure", timeout=5000)
+    assert panel.title.text() == "Is it one of these?"
+    skus = [c.product.sku for c in panel.cards]
+    assert {"DEMO-008", "DEMO-009"} <= set(skus) and len(skus) == 3
+    _tap(qtbot, panel.cards[1])
+    assert window.stack.currentWidget() is window.details
+
+
+def test_no_match_asks_for_staff_and_browses_by_category(qtbot, make_window):
+    camera = StillCamera(empty_frame())
+    window = make_window(camera.open, recognition={"auto_mode": False})
+    _tap(qtbot, window.scan.find_button)
+    panel = window.scan.panel
+    qtbot.waitUntil(lambda: panel.state == "no_match", timeout=5000)
+    assert "please ask a member of staff" in panel.title.text()
+    names = [b.text().replace("&&", "&") for b in panel.category_buttons]
+    assert "Fruit & veg" in names and "Drinks" in names
+    _tap(qtbot, panel.category_buttons[names.index("Fruit & veg")])
+    assert window.stack.currentWidget() is window.browse
+    shown = {window.browse.model.product(i).category for i in range(window.browse.model.rowCount())}
+    assert shown == {"Fruit & veg"}
+    assert window.browse.model.rowCount() == 5
+
+
+def test_keyboard_search_finds_products_by_name_and_category(qtbot, make_window):
+    window = make_window(StillCamera(empty_frame()).open)
+    _tap(qtbot, window.scan.search_button)
+    page = window.search
+    assert window.stack.currentWidget() is page
+    page.keyboard.type_text("crisps")
+    assert page.field.text() == "crisps"
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=3000)
+    assert {page.model.product(i).sku for i in range(2)} == {"DEMO-013", "DEMO-014"}
+    _tap(qtbot, page.keyboard.keys["clear"])
+    page.keyboard.type_text("dairy")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=3000)
+    assert page.model.product(0).sku == "DEMO-008"
+    _tap(qtbot, page.keyboard.keys["⌫"])
+    assert page.field.text() == "dair"
+    qtbot.waitUntil(lambda: bool(page.results.cards), timeout=3000)
+    _tap(qtbot, page.results.cards[0])
+    assert window.stack.currentWidget() is window.details
+
+
+def test_idle_reset_shows_the_attract_screen_and_wipes_the_session(
+    qtbot, make_window, demo_assets, demo_frames
+):
+    camera = StillCamera(_held(demo_assets, demo_frames, "DEMO-016"))
+    window = make_window(camera.open, ui={"idle_timeout_s": 1.5}, recognition={"auto_mode": False})
+    _tap(qtbot, window.scan.find_button)
+    qtbot.waitUntil(lambda: window.scan.panel.state == "confident", timeout=5000)
+    assert window.scan.panel.recent and len(window.services.cache) == 1
+    _tap(qtbot, window.scan.language_button)
+    assert window.scan.find_button.text() == "Dieses Produkt finden"
+    with qtbot.waitSignal(window.sessionReset, timeout=4000):
+        pass  # no touches for 1.5 s
+    assert window.stack.currentWidget() is window.attract
+    assert window.scan.panel.state == "idle" and window.scan.panel.recent == []
+    assert window.controller.last_frame is None and not window.scan.preview.has_frame
+    assert len(window.services.cache) == 0
+    assert window.scan.find_button.text() == "Find this product"  # back to the default language
+    _tap(qtbot, window.attract)
+    assert window.stack.currentWidget() is window.scan
+
+
+def test_camera_unplug_shows_unavailable_and_recovers(qtbot, make_window, tmp_path):
+    import cv2
+
+    folder = tmp_path / "replay"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), empty_frame())
+    camera = PluggableCamera(folder, fps=30)
+    window = make_window(camera.open, camera={"reconnect_interval_s": 0.2})
+    preview = window.scan.preview
+    assert preview.overlay == ""
+    camera.unplug()
+    t0 = time.monotonic()
+    qtbot.waitUntil(lambda: preview.overlay == "Camera unavailable", timeout=2000)
+    assert time.monotonic() - t0 < 2.0
+    assert not preview.has_frame
+    camera.plug_in()
+    qtbot.waitUntil(lambda: preview.overlay == "" and preview.has_frame, timeout=3000)
+    assert window.controller.camera.state is CameraState.LIVE
+
+
+def test_kiosk_mode_refuses_to_close_until_staff_exit_with_the_pin(qtbot, make_window):
+    window = make_window(
+        StillCamera(empty_frame()).open,
+        ui={"fullscreen": True, "long_press_s": 0.5, "staff_pin": "4321"},
+    )
+    assert window.windowFlags() & Qt.WindowType.FramelessWindowHint
+    window.close()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.isVisible()
+    qtbot.mousePress(window.scan.brand, Qt.MouseButton.LeftButton)
+    qtbot.mouseRelease(window.scan.brand, Qt.MouseButton.LeftButton, delay=100)
+    assert window.stack.currentWidget() is window.scan  # a short tap does nothing
+    qtbot.mousePress(window.scan.brand, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.pin.parentWidget(), timeout=2000)
+    qtbot.mouseRelease(window.scan.brand, Qt.MouseButton.LeftButton)
+    window.pin.enter("1111")
+    assert window.pin.message.text() == "Wrong PIN"
+    assert window.stack.currentWidget() is window.pin.parentWidget()
+    window.pin.enter("4321")
+    assert window.stack.currentWidget() is window.staff
+    rows = window.staff.values
+    assert rows["Model bundle"].text().startswith("efficientnet-lite0@")
+    assert rows["Catalog version"].text() == window.services.finder.catalog_version
+    assert rows["Camera"].text().startswith("live")
+    _tap(qtbot, window.staff.exit_button)
+    assert not window.isVisible()
+    assert window.controller.camera is None and window.controller.services is None
+
+
+def test_throttling_lowers_camera_fps_and_shows_on_the_staff_page(qtbot, make_window, tmp_path):
+    zone = tmp_path / "sys/class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "temp").write_text("82000\n")
+    window = make_window(StillCamera(empty_frame()).open, thermal={"poll_s": 0.2})
+    loop = window.controller.camera.loop
+    qtbot.waitUntil(lambda: loop.fps == 10, timeout=2000)
+    window._open_staff()
+    assert window.staff.values["Throttling"].text() == "ON: CPU 82 °C"
+    (zone / "temp").write_text("50000\n")
+    qtbot.waitUntil(lambda: loop.fps == 30, timeout=2000)
+    window.refresh_staff()
+    assert window.staff.values["Throttling"].text() == "off"
+
+
+def test_recognition_stays_off_the_gui_thread_and_drops_stale_requests(
+    qtbot, make_window, demo_assets, demo_frames
+):
+    frame = _held(demo_assets, demo_frames, "DEMO-005")
+    window = make_window(
+        StillCamera(frame).open, recognition={"auto_mode": False}, cache={"size": 0}
+    )
+    runner = window.controller.runner
+    window.controller.stall.reset()
+    results = []
+    runner.finished.connect(lambda rec, _t: results.append(rec))
+    for _ in range(5):  # five taps in a row: only the last one's answer is shown
+        runner.submit(frame, time.monotonic())
+    qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
+    qtbot.wait(100)
+    assert len(results) == 1 and runner.dropped >= 3
+    for _ in range(10):
+        runner.submit(frame, time.monotonic())
+        qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
+    assert window.controller.stall.max_stall_busy_ms < 100
