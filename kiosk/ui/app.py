@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import gc
 import logging
 import sys
 import time
@@ -10,12 +11,13 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TextIO
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
 from ..services import Backend, backend_for
 from ..settings import KioskSettings
 from .main_window import KioskWindow
+from .qtfix import guard_singleton_refcounts
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def run_kiosk(
     """
     t_start = time.monotonic() if t_start is None else t_start
     logs = setup_logging(settings.data_dir)
+    guard_singleton_refcounts()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("AisleLens")
@@ -91,5 +94,17 @@ def run_kiosk(
     window.start()
     status = app.exec()
     log.info("kiosk exited with status %d", status)
+    dispose(window)
     logs.close()
     return status
+
+
+def dispose(window: QWidget) -> None:
+    """Delete the window's Qt objects now, while the application still exists.
+
+    Left to interpreter shutdown, PySide6 may tear widgets down after their C++ side is gone
+    and abort with a reference-count error; an orderly delete avoids that.
+    """
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()

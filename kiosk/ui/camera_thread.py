@@ -48,7 +48,12 @@ class CameraThread(QThread):
         # The watchdog: a read blocked inside a stalled driver cannot report itself.
         self._watchdog = QTimer(self)
         self._watchdog.setInterval(250)
-        self._watchdog.timeout.connect(lambda: self.loop.check_stall(time.monotonic()))
+        self._watchdog.timeout.connect(self._check_stall)
+
+    def _check_stall(self) -> None:
+        # Slots return None: PySide6 mishandles the reference count of a bool returned by a
+        # lambda slot, which crashes at interpreter exit.
+        self.loop.check_stall(time.monotonic())
 
     def start_camera(self) -> None:
         self.start()

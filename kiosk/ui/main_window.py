@@ -20,6 +20,7 @@ from ..throttle import ThrottleState
 from . import theme
 from .controller import KioskController
 from .pages import AttractPage, BrowsePage, DetailsPage, SearchPage
+from .qtfix import guard_singleton_refcounts
 from .scan_page import ScanPage
 from .staff import PinPad, StaffPage
 from .staff_info import staff_rows
@@ -49,6 +50,7 @@ class KioskWindow(QMainWindow):
         t_start: float | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        guard_singleton_refcounts()  # before the first frame: see qtfix.py
         super().__init__(parent)
         self.settings = settings
         self.i18n = Translator(settings.ui.language)

@@ -54,10 +54,11 @@ class PreviewWidget(QWidget):
     def has_frame(self) -> bool:
         return self._image is not None
 
-    def display_fps(self) -> float:
-        """Frames painted per second over the last couple of seconds."""
+    def display_fps(self, *, live: bool = False) -> float:
+        """Frames painted per second over the last 60 painted; with ``live``, 0 when nothing
+        was painted in the last second (the preview is hidden or the camera is away)."""
         times = list(self._painted)
-        if len(times) < 2 or time.monotonic() - times[-1] > 1.0:
+        if len(times) < 2 or (live and time.monotonic() - times[-1] > 1.0):
             return 0.0
         return (len(times) - 1) / max(1e-6, times[-1] - times[0])
 

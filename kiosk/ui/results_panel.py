@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -106,7 +107,7 @@ class ResultsPanel(QFrame):
             for i, name in enumerate(self._categories()[:8]):
                 b = QPushButton(button_text(name))
                 b.setObjectName("category")
-                b.clicked.connect(lambda _=False, n=name: self.categoryChosen.emit(n))
+                b.clicked.connect(partial(self._choose_category, name))
                 grid.addWidget(b, i // 2, i % 2)
                 self.category_buttons.append(b)
             self._content.addLayout(grid)
@@ -133,9 +134,15 @@ class ResultsPanel(QFrame):
         for i, p in enumerate(shown[:3]):
             b = QPushButton(button_text(p.name))
             b.setStyleSheet("min-height: 64px; font-size: 20px;")
-            b.clicked.connect(lambda _=False, s=p.sku: self.productChosen.emit(s))
+            b.clicked.connect(partial(self._choose_product, p.sku))
             row.addWidget(b, 0, i)
         self._recent_box.addLayout(row)
+
+    def _choose_category(self, name: str, _checked: bool = False) -> None:
+        self.categoryChosen.emit(name)
+
+    def _choose_product(self, sku: str, _checked: bool = False) -> None:
+        self.productChosen.emit(sku)
 
     def wipe(self) -> None:
         """Forget results and history (idle reset)."""

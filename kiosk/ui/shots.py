@@ -11,16 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ..demo.stills import empty_frame, pair_frame, product_frame
 from ..services import CameraFactory, DemoBackend, Progress
 from ..settings import load_settings
 from ..testing import StillCamera
+from .app import dispose
 from .main_window import KioskWindow
 
 
@@ -34,25 +35,34 @@ class _ShotBackend(DemoBackend):
 
 
 def _wait(app: QApplication, done: Callable[[], bool], timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not reach the expected state")
-        app.processEvents()
-        time.sleep(0.01)
+    """Run the event loop (no sleeping on the GUI thread) until ``done()``."""
+    loop = QEventLoop()
+    poll = QTimer()
+
+    def check() -> None:
+        if done():
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start(5)
+    QTimer.singleShot(int(timeout * 1000), loop.quit)
+    loop.exec()
+    poll.stop()
+    if not done():
+        raise TimeoutError("the window did not reach the expected state")
 
 
 def _settle(app: QApplication, seconds: float = 0.4) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--language", default="en", choices=["en", "de"])
+    parser.add_argument("--format", default="png", choices=["png", "jpg"])
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -73,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def shoot(name: str) -> None:
         _settle(app)
-        window.grab().save(str(args.out / f"{name}{suffix}.png"))
+        window.grab().save(str(args.out / f"{name}{suffix}.{args.format}"), quality=88)
         print("saved", name + suffix)
 
     def scan(frame, state: str) -> None:
@@ -90,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         window.staff_exit()
-        window.deleteLater()
-        _settle(app, 0.2)
+        dispose(window)
     return 0
 
 

@@ -33,8 +33,8 @@ def staff_rows(c: KioskController, display_fps: float) -> list[tuple[str, str]]:
         ("Catalog bundle", s.finder.bundle_id if s else "loading…"),
         ("Camera", f"{cam.state.value} · {cam.loop.description}" if cam else "not started"),
         ("Camera fps", f"{cam.loop.measured_fps():.1f} (cap {cam.loop.fps:.0f})" if cam else "–"),
-        ("Display fps", f"{display_fps:.1f}"),
-        ("Recent latencies", _ms(list(c.runner.latencies_ms))),
+        ("Display fps", f"{display_fps:.1f} (last 60 frames shown)"),
+        ("Scan latency", _ms(list(c.runner.latencies_ms)) + " · frame captured → results"),
         (
             "GUI stall (max)",
             f"{c.stall.max_stall_ms:.0f} ms, {c.stall.max_stall_busy_ms:.0f} ms during recognition",

@@ -22,6 +22,9 @@ from kiosk.demo.products import DEMO_PRODUCTS
 from kiosk.services import CameraFactory, open_demo_catalog, open_embedder
 from kiosk.settings import KioskSettings, load_settings
 from kiosk.testing import FixedBackend
+from kiosk.ui.qtfix import guard_singleton_refcounts
+
+guard_singleton_refcounts()  # a whole test session of Qt calls: see kiosk/ui/qtfix.py
 
 #: a shop small enough to build in seconds, with look-alikes (two cans, two crisp bags, two
 #: round fruits) so that "not sure" is reachable

@@ -64,3 +64,22 @@ def test_the_replay_camera_shows_each_product_and_the_model_recognises_it(
         assert services.recognizer.recognize(demo_frames[0]).outcome.value == "no_match"
     finally:
         services.close()
+
+
+def test_a_repeated_scan_is_answered_from_the_cache(demo_assets, demo_frames, demo_db):
+    settings = load_settings()
+    embedder = open_embedder(settings)
+    services = make_services(settings, embedder, open_finder(demo_db, bundle_id=embedder.model_id))
+    try:
+        held = demo_assets.held_frames("DEMO-005")
+        first = services.recognizer.recognize(demo_frames[held[5]])
+        again = services.recognizer.recognize(demo_frames[held[9]])  # same scene, a moment later
+        other = services.recognizer.recognize(demo_frames[demo_assets.held_frames("DEMO-016")[5]])
+        assert not first.from_cache and "inference" in first.timings_ms
+        assert again.from_cache and "inference" not in again.timings_ms
+        assert again.best is not None and again.best.product.sku == "DEMO-005"
+        assert not other.from_cache and other.best is not None
+        assert other.best.product.sku == "DEMO-016"
+        assert services.cache.hits == 1 and services.cache.misses == 2
+    finally:
+        services.close()
