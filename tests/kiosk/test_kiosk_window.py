@@ -221,3 +221,25 @@ def test_recognition_stays_off_the_gui_thread_and_drops_stale_requests(
         runner.submit(frame, time.monotonic())
         qtbot.waitUntil(lambda: not runner.busy, timeout=5000)
     assert window.controller.stall.max_stall_busy_ms < 100
+
+
+def test_closing_mid_scan_leaves_no_thread_running(qtbot, make_window, demo_assets, demo_frames):
+    import threading
+
+    from PySide6.QtCore import QThread
+
+    before = {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+    camera = StillCamera(_held(demo_assets, demo_frames, "DEMO-001"))
+    window = make_window(camera.open, recognition={"auto_mode": False}, cache={"size": 0})
+    c = window.controller
+    camera_thread: QThread = c.camera
+    pool = c.runner.pool
+    for _ in range(3):
+        c.runner.submit(c.last_frame.image, time.monotonic())  # a scan in flight, two queued
+    t0 = time.monotonic()
+    window.staff_exit()
+    assert time.monotonic() - t0 < 2.0
+    assert not camera_thread.isRunning()
+    assert pool.activeThreadCount() == 0
+    after = {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+    assert after <= before
