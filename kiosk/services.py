@@ -12,12 +12,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Protocol
 
 from catalog import (
     BundleMismatchError,
     CatalogError,
     CatalogNotFoundError,
+    catalog_version_on_disk,
     import_products,
     index_catalog,
     open_finder,
@@ -47,6 +49,26 @@ class KioskServices:
     finder: ProductFinder
     recognizer: Recognizer
     cache: ResultCache[Recognition]
+    #: the catalog database, when it can change under the kiosk (None: the demo)
+    catalog_db: Path | None = None
+
+    def newer_finder(self) -> ProductFinder | None:
+        """A finder on the catalog as it is on disk now, if staff changed it; else None.
+
+        Runs on the recognition pool: opening a large catalog takes a moment.
+        """
+        if self.catalog_db is None:
+            return None
+        if catalog_version_on_disk(self.catalog_db) == self.finder.catalog_version:
+            return None
+        return open_finder(self.catalog_db, bundle_id=self.embedder.model_id)
+
+    def swap_finder(self, finder: ProductFinder) -> ProductFinder:
+        """Search ``finder`` from now on; returns the old one (close it once no scan uses it)."""
+        old, self.finder = self.finder, finder
+        self.recognizer.finder = finder
+        self.cache.clear()
+        return old
 
     def close(self) -> None:
         self.finder.close()
@@ -66,12 +88,15 @@ class Backend(Protocol):
 
 
 def make_services(
-    settings: KioskSettings, embedder: ImageEmbedder, finder: ProductFinder
+    settings: KioskSettings,
+    embedder: ImageEmbedder,
+    finder: ProductFinder,
+    catalog_db: Path | None = None,
 ) -> KioskServices:
     """Wire a recognizer and its cache over an opened model and catalog."""
     cache: ResultCache[Recognition] = ResultCache(settings.cache.size, settings.cache.max_distance)
     recognizer = Recognizer(embedder, finder, settings.recognition, cache)
-    return KioskServices(embedder, finder, recognizer, cache)
+    return KioskServices(embedder, finder, recognizer, cache, catalog_db)
 
 
 def open_embedder(settings: KioskSettings) -> ImageEmbedder:
@@ -111,7 +136,7 @@ class StoreBackend:
             finder.catalog_version,
             embedder.model_id,
         )
-        return make_services(self.settings, embedder, finder)
+        return make_services(self.settings, embedder, finder, self.settings.catalog_db)
 
 
 class DemoBackend:

@@ -171,6 +171,8 @@ class KioskSettings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     #: rebuildable derived files (the demo catalog and its replay frames)
     cache_dir: Path = Field(default_factory=default_cache_dir)
+    #: how often to look for a re-published catalog and swap it in (0: never)
+    catalog_poll_s: float = Field(default=30.0, ge=0, le=86_400)
     camera: CameraSettings = CameraSettings()
     recognition: RecognitionSettings = RecognitionSettings()
     quality: QualitySettings = QualitySettings()

@@ -237,4 +237,4 @@ class FixedBackend:
         except BaseException:
             embedder.close()
             raise
-        return make_services(self.settings, embedder, finder)
+        return make_services(self.settings, embedder, finder, self._db)

@@ -12,6 +12,8 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from catalog.types import ProductFinder
+
 from ..camera_loop import CameraState, Frame
 from ..quality import QualityChecker, QualityReport, SteadyTimer
 from ..recognizer import Recognition
@@ -37,6 +39,7 @@ class KioskController(QObject):
     recognitionFailed = Signal(str)
     busyChanged = Signal(bool)
     throttleChanged = Signal(object)  # ThrottleState
+    catalogChanged = Signal(object)  # the new ProductFinder
 
     def __init__(
         self,
@@ -71,6 +74,10 @@ class KioskController(QObject):
         self._throttle_timer.setInterval(int(settings.thermal.poll_s * 1000))
         self._throttle_timer.timeout.connect(self.poll_throttle)
         self._startup: Task | None = None
+        self._catalog_timer = QTimer(self)
+        self._catalog_timer.setInterval(int(settings.catalog_poll_s * 1000))
+        self._catalog_timer.timeout.connect(self.check_catalog)
+        self._closed = False
 
     # -- start-up -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -94,7 +101,12 @@ class KioskController(QObject):
         self.runner.run_task(task)
 
     def _on_ready(self, services: KioskServices) -> None:
+        if self._closed:  # closed while loading: nothing will use them
+            services.close()
+            return
         self.services = services
+        if services.catalog_db is not None and self.settings.catalog_poll_s > 0:
+            self._catalog_timer.start()
         self.runner.recognizer = services.recognizer
         self.ready_s = time.monotonic() - self.t_start
         log.info(
@@ -172,6 +184,29 @@ class KioskController(QObject):
     def _on_recognized(self, rec: Recognition, frame_time: float) -> None:
         self.recognized.emit(rec)
 
+    # -- a re-published catalog ------------------------------------------------------------------
+    def check_catalog(self) -> None:
+        """Look for a newer catalog on the pool; swap it in on the GUI thread when found."""
+        services = self.services
+        if services is None:
+            return
+        task = Task(lambda _task: services.newer_finder())
+        task.signals.done.connect(self._swap_catalog)
+        task.signals.error.connect(self._catalog_failed)
+        self.runner.run_task(task)
+
+    def _catalog_failed(self, exc: BaseException) -> None:
+        log.warning("catalog reload failed: %s", describe_error(exc))
+
+    def _swap_catalog(self, finder: ProductFinder | None) -> None:
+        if finder is None or self.services is None:
+            return
+        old = self.services.swap_finder(finder)
+        log.info("catalog swapped in: version %s", finder.catalog_version)
+        # Close the old one on the pool, after any scan that is still searching it.
+        self.runner.run_task(Task(lambda _task: old.close()))
+        self.catalogChanged.emit(finder)
+
     # -- throttling -----------------------------------------------------------------------------
     def poll_throttle(self) -> ThrottleState:
         state = self.monitor.poll()
@@ -199,6 +234,8 @@ class KioskController(QObject):
 
     def shutdown(self) -> None:
         """Stop the camera thread and the pool, then close the model and catalog."""
+        self._closed = True
+        self._catalog_timer.stop()
         self._throttle_timer.stop()
         self.stall.stop()
         if self.camera is not None:

@@ -10,6 +10,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QGridLayout, QMainWindow, QStackedWidget, QWidget
 
+from catalog.types import ProductFinder
+
 from ..camera_loop import CameraState, Frame
 from ..i18n import LANGUAGES_CYCLE, Translator
 from ..quality import QualityReport
@@ -130,6 +132,7 @@ class KioskWindow(QMainWindow):
         c.recognitionFailed.connect(lambda _msg: self.scan.panel.show_error())
         c.busyChanged.connect(self._on_busy)
         c.throttleChanged.connect(lambda _s: self.refresh_staff())
+        c.catalogChanged.connect(self._on_catalog_changed)
         s = self.scan
         s.findRequested.connect(self.find_now)
         s.autoToggled.connect(c.set_auto)
@@ -176,6 +179,12 @@ class KioskWindow(QMainWindow):
         ]
         picks = random.Random(7).sample(products, min(4, len(products)))
         self.attract.set_showcase([self.thumbs.get(p.sku) for p in picks])
+
+    def _on_catalog_changed(self, finder: ProductFinder) -> None:
+        self.search.finder = finder
+        self.browse.finder = finder
+        self.scan.panel.set_category_source(finder.categories)
+        self.thumbs.clear()
 
     def _on_start_failed(self, message: str) -> None:
         self.scan.panel.show_message(self.i18n("start_failed"))

@@ -76,6 +76,9 @@ class Thumbnails:
         self._fetch = fetch
         self._cache: dict[str, QPixmap] = {}
 
+    def clear(self) -> None:
+        self._cache.clear()
+
     def get(self, sku: str) -> QPixmap:
         pix = self._cache.get(sku)
         if pix is None:

@@ -243,3 +243,59 @@ def test_closing_mid_scan_leaves_no_thread_running(qtbot, make_window, demo_asse
     assert pool.activeThreadCount() == 0
     after = {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
     assert after <= before
+
+
+def test_a_republished_catalog_is_swapped_in_while_running(
+    qtbot, make_window, demo_db, demo_assets, tmp_path
+):
+    import json
+    import shutil
+
+    from catalog import import_products, index_catalog
+    from kiosk.services import open_embedder
+    from kiosk.settings import load_settings
+    from kiosk.testing import FixedBackend
+    from kiosk.ui.main_window import KioskWindow
+
+    db = tmp_path / "store" / "catalog.db"
+    db.parent.mkdir()
+    shutil.copy(demo_db, db)
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        ui={"fullscreen": False},
+        thermal={"sysfs_root": tmp_path / "sys"},
+        catalog_poll_s=0.3,
+    )
+    window = KioskWindow(settings, FixedBackend(settings, StillCamera(empty_frame()).open, db))
+    qtbot.addWidget(window)
+    window.start()
+    qtbot.waitUntil(lambda: window.services is not None, timeout=15000)
+    before = window.services.finder
+    image = demo_assets.root / "images" / "DEMO-005.png"
+    new = tmp_path / "new.json"
+    new.write_text(
+        json.dumps(
+            [
+                {
+                    "sku": "NEW-1",
+                    "name": "Cherry Cola Zero",
+                    "price": 1.29,
+                    "category": "Drinks",
+                    "image": str(image),
+                }
+            ]
+        )
+    )
+    import_products(db, new)
+    embedder = open_embedder(load_settings())
+    try:
+        index_catalog(db, embedder)
+    finally:
+        embedder.close()
+    qtbot.waitUntil(lambda: window.services.finder is not before, timeout=5000)
+    assert window.services.recognizer.finder is window.services.finder
+    window.open_page(window.search)
+    window.search.keyboard.type_text("zero")
+    qtbot.waitUntil(lambda: window.search.model.rowCount() == 1, timeout=3000)
+    assert window.search.model.product(0).sku == "NEW-1"
+    window.staff_exit()
