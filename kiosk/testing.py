@@ -1,127 +1,22 @@
-"""Stand-ins for tests, screenshots and benchmarks: cameras a test controls, a fixed backend,
-and an in-memory catalog.
+"""Stand-ins for tests, screenshots and benchmarks: cameras a test controls and a fixed backend.
 
 :class:`PluggableCamera` is a replay source that a test can "unplug" and "plug back in";
 :class:`StillCamera` shows whatever frame it is given; :class:`FixedBackend` serves a given
-camera and catalog database with the real model; :class:`MemoryFinder` implements
-:class:`catalog.types.ProductFinder` with exact numpy search, for tests without a database.
+camera and catalog database with the real model.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
-from catalog.types import Match, Product, SearchResult
 
 from .errors import CameraUnavailableError
 from .services import CameraFactory, KioskServices, Progress, make_services, open_embedder
 from .settings import KioskSettings
 from .sources import FrameSource, ReplaySource
-
-
-class MemoryFinder:
-    """Exact cosine search over (product, vector) pairs held in memory."""
-
-    def __init__(
-        self,
-        products: Sequence[Product],
-        vectors: np.ndarray,
-        owners: Sequence[int],
-        *,
-        catalog_version: str = "memory-1",
-        bundle_id: str = "",
-        thumbnails: dict[str, bytes] | None = None,
-    ) -> None:
-        """``vectors[i]`` is a reference image of ``products[owners[i]]``."""
-        self.products = list(products)
-        self._by_sku = {p.sku: p for p in self.products}
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.owners = np.asarray(owners, dtype=np.int64)
-        self.catalog_version = catalog_version
-        self.bundle_id = bundle_id
-        self._thumbnails = thumbnails or {}
-        self.closed = False
-
-    def search_vector(
-        self,
-        vector: np.ndarray,
-        k: int = 5,
-        *,
-        category: str | None = None,
-        in_stock_only: bool = False,
-    ) -> SearchResult:
-        t0 = time.perf_counter()
-        scores = self.vectors @ np.asarray(vector, dtype=np.float32)
-        order = np.argsort(-scores)
-        t1 = time.perf_counter()
-        matches: list[Match] = []
-        seen: set[int] = set()
-        for i in order:
-            owner = int(self.owners[i])
-            if owner in seen:
-                continue
-            product = self.products[owner]
-            if category is not None and product.category != category:
-                continue
-            if in_stock_only and not product.in_stock:
-                continue
-            seen.add(owner)
-            matches.append(Match(product, float(scores[i])))
-            if len(matches) == k:
-                break
-        margin = matches[0].score - matches[1].score if len(matches) > 1 else 1.0
-        t2 = time.perf_counter()
-        return SearchResult(
-            matches, margin, {"search": (t1 - t0) * 1000, "lookup": (t2 - t1) * 1000}
-        )
-
-    def search_text(self, query: str, k: int = 20) -> list[Product]:
-        words = query.lower().split()
-        if not words:
-            return []
-        hits = [
-            p
-            for p in self.products
-            if all(w in f"{p.name} {p.category} {p.description}".lower() for w in words)
-        ]
-        return hits[:k]
-
-    def product(self, sku: str) -> Product | None:
-        return self._by_sku.get(sku)
-
-    def similar(self, sku: str, k: int = 6) -> list[Match]:
-        product = self._by_sku.get(sku)
-        if product is None:
-            return []
-        index = self.products.index(product)
-        rows = np.flatnonzero(self.owners == index)
-        if rows.size == 0:
-            return []
-        result = self.search_vector(self.vectors[rows].mean(axis=0), k=k + 1)
-        return [m for m in result.matches if m.product.sku != sku][:k]
-
-    def goes_well_with(self, sku: str) -> list[Product]:
-        product = self._by_sku.get(sku)
-        if product is None:
-            return []
-        return [self._by_sku[s] for s in product.related if s in self._by_sku]
-
-    def categories(self) -> list[str]:
-        return sorted({p.category for p in self.products if p.category})
-
-    def browse(self, category: str, limit: int = 60) -> list[Product]:
-        return [p for p in self.products if p.category == category][:limit]
-
-    def thumbnail(self, sku: str) -> bytes | None:
-        return self._thumbnails.get(sku)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class PluggableCamera:
