@@ -353,9 +353,9 @@ class AttractPage(QWidget):
         self.showcase.addStretch(1)
         for pix in pixmaps:
             label = QLabel()
-            label.setFixedSize(170, 170)
+            label.setFixedSize(196, 196)  # the 130 px picture's corners stay inside the circle
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setStyleSheet("background: white; border-radius: 85px;")
+            label.setStyleSheet("background: white; border-radius: 98px;")
             label.setPixmap(
                 pix.scaled(
                     QSize(130, 130),
