@@ -19,7 +19,7 @@ $(VENV)/.dev: pyproject.toml
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
-	$(BIN)/aislelens kiosk --demo
+	$(BIN)/aislelens kiosk --demo --windowed
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
