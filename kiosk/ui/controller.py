@@ -7,6 +7,7 @@ thread), feeds frames to the preview, triggers auto scans, and applies throttlin
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 
@@ -109,6 +110,11 @@ class KioskController(QObject):
             self._catalog_timer.start()
         self.runner.recognizer = services.recognizer
         self.ready_s = time.monotonic() - self.t_start
+        # Everything loaded so far lives as long as the kiosk: keep the cyclic garbage
+        # collector from walking it again (full collections would otherwise pause the GUI
+        # thread for tens of milliseconds).
+        gc.collect()
+        gc.freeze()
         log.info(
             "ready after %.2f s (model %s, catalog %s)",
             self.ready_s,

@@ -9,6 +9,8 @@ GUI thread never loads or runs the model.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +23,23 @@ from ..recognizer import Recognition, Recognizer
 from ..services import describe_error
 
 log = logging.getLogger(__name__)
+
+#: how much nicer than the GUI and camera threads the model's thread runs (Linux): when the
+#: CPU is contended the preview keeps its frame rate and the scan waits a little instead
+WORKER_NICENESS = 4
+_thread_state = threading.local()
+
+
+def lower_this_thread() -> None:
+    """Renice the calling pool thread once (per-thread niceness is a Linux feature)."""
+    if getattr(_thread_state, "lowered", False):
+        return
+    _thread_state.lowered = True
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run as is
+        pass
 
 
 class _JobSignals(QObject):
@@ -47,6 +66,7 @@ class RecognitionJob(QRunnable):
         self._signals = signals
 
     def run(self) -> None:
+        lower_this_thread()
         frame, self._frame = self._frame, None  # hold the pixels no longer than needed
         if frame is None or not self._is_current(self.request_id):
             return
@@ -76,6 +96,7 @@ class Task(QRunnable):
         self._fn = fn
 
     def run(self) -> None:
+        lower_this_thread()
         try:
             value = self._fn(self)
         except Exception as exc:
