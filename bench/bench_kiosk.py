@@ -367,9 +367,9 @@ def report(runs: dict[int, dict], starts: list[dict], first: int) -> str:
     rd = statistics.median(s["ready_s"] for s in starts)
     wall = statistics.median(s["wall_s"] for s in starts)
     load = max(v["load_before"] for v in runs.values())
+    busy = " — other jobs were running, so read the figures as upper bounds" if load > 1.2 else ""
     return f"""
-Load average when the measurements started: {load:.1f} on 2 CPUs (above 1, other jobs were
-running on the machine: read the figures as upper bounds).
+Load average when the measurements started: {load:.1f} on 2 CPUs{busy}.
 
 Replay camera: the demo video (640 × 480, 30 fps); model: the default bundle, int8, one
 intra-op thread (a core of headroom for the GUI and camera); recognition cache off. {first:,}

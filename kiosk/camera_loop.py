@@ -169,7 +169,7 @@ class CameraLoop:
         return None
 
     def _pump(self, source: FrameSource) -> None:
-        next_due = 0.0
+        last_taken = float("-inf")
         while not self._stop.is_set():
             image = source.read()
             if self._stop.is_set():
@@ -179,9 +179,11 @@ class CameraLoop:
                 self._set_state(CameraState.UNAVAILABLE, f"{source.description} stopped")
                 self._stop.wait(self.reconnect_interval_s)
                 return
-            if now < next_due:
-                continue  # throttled: drop this frame, the device keeps its own pace
-            next_due = max(now, next_due) + 1.0 / self.fps - 0.002
+            # Throttled: drop frames that come much faster than the cap; the device keeps its
+            # own pace. The 0.8 leaves room for jitter when the cap equals the device's rate.
+            if now - last_taken < 0.8 / self.fps:
+                continue
+            last_taken = now
             self._seq += 1
             analysis = self._analyse(image) if self._analyse is not None else None
             self._last_frame_t = now
