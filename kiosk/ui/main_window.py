@@ -112,8 +112,10 @@ class KioskWindow(QMainWindow):
                 | Qt.WindowType.FramelessWindowHint
                 | Qt.WindowType.WindowStaysOnTopHint
             )
-        if u.hide_cursor:
-            self.setCursor(Qt.CursorShape.BlankCursor)
+        self._cursor_hidden = False
+        if u.hide_cursor:  # an override wins over every widget's own cursor (the cards')
+            QApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
+            self._cursor_hidden = True
 
     def _centred(self, widget: QWidget) -> QWidget:
         holder = QWidget()
@@ -332,6 +334,9 @@ class KioskWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
+        if self._cursor_hidden:
+            QApplication.restoreOverrideCursor()
+            self._cursor_hidden = False
         self.idle_timer.stop()
         self._staff_timer.stop()
         t = time.perf_counter()

@@ -160,9 +160,12 @@ def test_camera_unplug_shows_unavailable_and_recovers(qtbot, make_window, tmp_pa
 def test_kiosk_mode_refuses_to_close_until_staff_exit_with_the_pin(qtbot, make_window):
     window = make_window(
         StillCamera(empty_frame()).open,
-        ui={"fullscreen": True, "long_press_s": 0.5, "staff_pin": "4321"},
+        ui={"fullscreen": True, "long_press_s": 0.5, "staff_pin": "4321", "hide_cursor": True},
     )
+    from PySide6.QtWidgets import QApplication
+
     assert window.windowFlags() & Qt.WindowType.FramelessWindowHint
+    assert QApplication.overrideCursor().shape() == Qt.CursorShape.BlankCursor
     window.close()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert window.isVisible()
@@ -183,6 +186,7 @@ def test_kiosk_mode_refuses_to_close_until_staff_exit_with_the_pin(qtbot, make_w
     assert rows["Camera"].text().startswith("live")
     _tap(qtbot, window.staff.exit_button)
     assert not window.isVisible()
+    assert QApplication.overrideCursor() is None
     assert window.controller.camera is None and window.controller.services is None
 
 
