@@ -355,7 +355,7 @@ class AttractPage(QWidget):
             label = QLabel()
             label.setFixedSize(196, 196)  # the 130 px picture's corners stay inside the circle
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setStyleSheet("background: white; border-radius: 98px;")
+            label.setStyleSheet("background: #fafafa; border-radius: 98px;")  # the photos' white
             label.setPixmap(
                 pix.scaled(
                     QSize(130, 130),
