@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from catalog_images import draw_product, shop_photo
 from click.testing import CliRunner
-from conftest import draw_product, shop_photo
 
 from catalog import import_products, index_catalog
 from kiosk.cli import cli

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shop_photo
+from catalog_images import shop_photo
 
 from catalog import (
     CatalogNotFoundError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import draw_product
+from catalog_images import draw_product
 
 from catalog import InputFileError, import_products, open_finder
 

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import draw_product, shop_photo
+from catalog_images import draw_product, shop_photo
 
 from catalog import (
     BundleMismatchError,

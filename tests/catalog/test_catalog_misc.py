@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import shop_photo
+from catalog_images import shop_photo
 
 from catalog import (
     CatalogBusyError,
