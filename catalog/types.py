@@ -64,7 +64,11 @@ class ProductFinder(Protocol):
     bundle_id: str
 
     def search_vector(
-        self, vector: np.ndarray, k: int = 5, *, category: str | None = None,
+        self,
+        vector: np.ndarray,
+        k: int = 5,
+        *,
+        category: str | None = None,
         in_stock_only: bool = False,
     ) -> SearchResult:
         """Products nearest to an L2-normalised query embedding."""
