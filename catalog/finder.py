@@ -103,7 +103,7 @@ class CatalogFinder:
         conn.execute("ROLLBACK")
         self._filters: dict[tuple[str | None, bool], np.ndarray] = {}
         if not len(self._labels):
-            log.warning(
+            log.info(
                 "%s: no embeddings yet, image search finds nothing (run `aislelens catalog index`)",
                 self.db_path,
             )
