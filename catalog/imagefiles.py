@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.bundle import sha256_file as sha256_file  # re-exported for the indexer
 from models.errors import ImageDecodeError
 from models.images import decode_image, header_size, sniff_format
 
@@ -44,14 +45,6 @@ def file_signature(path: Path) -> tuple[int, int]:
     """(size, mtime_ns): when both are unchanged the stored content hash is trusted."""
     st = path.stat()
     return st.st_size, st.st_mtime_ns
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_thumbnail(image: np.ndarray, max_side: int, quality: int = 85) -> Thumbnail:

@@ -28,6 +28,20 @@ from .settings import CatalogSettings
 
 log = logging.getLogger(__name__)
 
+#: The product columns an import writes, in the order of the INSERT and UPDATE statements.
+PRODUCT_COLUMNS = (
+    "name",
+    "price",
+    "currency",
+    "category",
+    "subcategory",
+    "aisle",
+    "description",
+    "in_stock",
+    "attributes",
+    "related",
+)
+
 PRODUCT_DEFAULTS: dict[str, Any] = {
     "name": "",
     "price": None,
@@ -262,21 +276,7 @@ def _write_product(
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 rec.sku,
-                *(
-                    columns[k]
-                    for k in (
-                        "name",
-                        "price",
-                        "currency",
-                        "category",
-                        "subcategory",
-                        "aisle",
-                        "description",
-                        "in_stock",
-                        "attributes",
-                        "related",
-                    )
-                ),
+                *(columns[k] for k in PRODUCT_COLUMNS),
                 utc_now(),
             ],
         ).lastrowid
@@ -288,21 +288,7 @@ def _write_product(
                 "aisle=?, description=?, in_stock=?, attributes=?, related=?, updated_at=? "
                 "WHERE id=?",
                 [
-                    *(
-                        columns[k]
-                        for k in (
-                            "name",
-                            "price",
-                            "currency",
-                            "category",
-                            "subcategory",
-                            "aisle",
-                            "description",
-                            "in_stock",
-                            "attributes",
-                            "related",
-                        )
-                    ),
+                    *(columns[k] for k in PRODUCT_COLUMNS),
                     utc_now(),
                     product_id,
                 ],
