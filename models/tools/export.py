@@ -194,6 +194,9 @@ class Parity:
     min_cosine: float
     n: int
 
+    def as_dict(self, unit: str) -> dict[str, float | int]:
+        return {"max_abs_diff": self.max_abs_diff, "min_cosine": self.min_cosine, unit: self.n}
+
     def ok(self, max_abs: float, min_cos: float) -> bool:
         return self.max_abs_diff < max_abs and self.min_cosine >= min_cos
 
@@ -262,14 +265,13 @@ def export_efficientnet_lite(
         embedding_dim=int(model(inputs[:1]).shape[1]),
         opset=OPSET,
         files={"fp32": ModelFile.describe(out, onnx_path.name, "fp32")},
-        verification={
-            "export_parity": {
-                "max_abs_diff": check.max_abs_diff,
-                "min_cosine": check.min_cosine,
-                "images": check.n,
-            }
-        },
+        verification={"export_parity": check.as_dict("images")},
     )
+    return _write_bundle(out, manifest)
+
+
+def _write_bundle(out: Path, manifest: Manifest) -> Bundle:
+    """Write the manifest (atomically) and the licence notice of a freshly exported bundle."""
     bundle = Bundle(out, manifest)
     bundle.save_manifest()
     (out / "NOTICE.txt").write_text(_notice(manifest))
@@ -438,22 +440,11 @@ def export_open_clip(
         ),
         extra_files={rel: sha256_file(out / rel) for rel in tok_files.values()},
         verification={
-            "export_parity": {
-                "max_abs_diff": check.max_abs_diff,
-                "min_cosine": check.min_cosine,
-                "images": check.n,
-            },
-            "text_export_parity": {
-                "max_abs_diff": tcheck.max_abs_diff,
-                "min_cosine": tcheck.min_cosine,
-                "prompts": tcheck.n,
-            },
+            "export_parity": check.as_dict("images"),
+            "text_export_parity": tcheck.as_dict("prompts"),
         },
     )
-    bundle = Bundle(out, manifest)
-    bundle.save_manifest()
-    (out / "NOTICE.txt").write_text(_notice(manifest))
-    return bundle
+    return _write_bundle(out, manifest)
 
 
 def reference_model(bundle: Bundle) -> nn.Module:

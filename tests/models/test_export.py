@@ -197,7 +197,8 @@ def test_quantize_on_store_photos_and_verify_gate(
     q = run(
         "models", "quantize", bundle_copy, "--calib", tmp_path / "set" / "img", "--calib-limit", 16
     )
-    assert q.exit_code == 0, q.output and "of fp32" in q.output
+    assert q.exit_code == 0, q.output
+    assert "of fp32" in q.output
     assert "16 images from" in load_bundle(bundle_copy).manifest.files["int8"].quantization
     ok = CliRunner().invoke(
         cli,
