@@ -146,7 +146,6 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     from kiosk.testing import FixedBackend
     from kiosk.ui.main_window import KioskWindow
 
-    load_before = os.getloadavg()[0]
     _app = QApplication.instance() or QApplication([])  # kept alive for the whole run
     tmp = CACHE / "run"
     settings = load_settings(
@@ -237,14 +236,24 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         "stall_ms": stall,
         "single_stall_ms": single_stall,
         "single_display_fps": statistics.median(single_fps) if single_fps else 0.0,
-        "load_before": load_before,
         "display_fps": statistics.median(f for f, _ in fps_samples),
         "camera_fps": statistics.median(f for _, f in fps_samples),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
+def _cpu_busy_s() -> float:
+    """CPU seconds all processes on the machine spent busy so far (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(v) for v in fields]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
+    """One measurement in a fresh process, with the share of the CPUs other processes took."""
+    own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before, t0 = _cpu_busy_s(), time.monotonic()
     cmd = [
         sys.executable,
         __file__,
@@ -260,7 +269,11 @@ def run_child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=1800)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (own_after.ru_utime - own_before.ru_utime) + (own_after.ru_stime - own_before.ru_stime)
+    elapsed = time.monotonic() - t0
+    others = max(0.0, _cpu_busy_s() - busy_before - own) / (elapsed * (os.cpu_count() or 1))
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "others_cpu": others}
 
 
 def startup(db: Path, camera: Path, runs: int = 5) -> list[dict]:
@@ -366,10 +379,10 @@ def report(runs: dict[int, dict], starts: list[dict], first: int) -> str:
     ff = statistics.median(s["first_frame_s"] for s in starts)
     rd = statistics.median(s["ready_s"] for s in starts)
     wall = statistics.median(s["wall_s"] for s in starts)
-    load = max(v["load_before"] for v in runs.values())
-    busy = " — other jobs were running, so read the figures as upper bounds" if load > 1.2 else ""
+    others = max(v["others_cpu"] for v in runs.values())
+    busy = " (the figures are upper bounds)" if others > 0.1 else ""
     return f"""
-Load average when the measurements started: {load:.1f} on 2 CPUs{busy}.
+Other processes used {others:.0%} of the machine's CPU time during the measurements{busy}.
 
 Replay camera: the demo video (640 × 480, 30 fps); model: the default bundle, int8, one
 intra-op thread (a core of headroom for the GUI and camera); recognition cache off. {first:,}
