@@ -1,8 +1,9 @@
 """AisleLens catalog: products in SQLite, their image vectors, and search over them.
 
-SQLite is the source of truth; the HNSW index beside it (``<db>.hnsw`` + ``<db>.hnsw.json``)
-is derived and can always be rebuilt. Staff use ``aislelens catalog …``; the kiosk and the
-demo builder use these functions::
+SQLite is the source of truth; the HNSW index beside it (``<db>.hnsw`` + ``<db>.hnsw.json``,
+and ``<db>.hnsw.pca``, the projection of its PCA-reduced vectors) is derived and can always be
+rebuilt. Staff use ``aislelens catalog …``; the kiosk and the demo builder use these
+functions::
 
     from catalog import import_products, index_catalog, open_finder
     from models import ImageEmbedder

@@ -117,6 +117,7 @@ class CatalogFinder:
                     dim=self.dim,
                     embeddings_revision=revision,
                     settings=settings,
+                    full_vectors=self._full_vectors,
                 )
                 return index
             except IndexFileError as exc:
@@ -126,6 +127,19 @@ class CatalogFinder:
         for labels, vectors in iter_db_vectors(self._db, self.dim):
             exact.add(vectors, labels)
         return exact
+
+    def _full_vectors(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors of ``labels`` (a projected index re-ranks its candidates with them).
+
+        Called from whichever thread searches, so it takes the connection's lock."""
+        found, vectors = [], []
+        with self._lock:
+            for lab, vec in iter_db_vectors(self._db, self.dim, labels):
+                found.append(lab)
+                vectors.append(vec)
+        if not found:
+            return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
+        return np.concatenate(found), np.concatenate(vectors)
 
     @property
     def index_kind(self) -> str:

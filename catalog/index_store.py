@@ -6,6 +6,12 @@ bundle, the item count, the database's ``embeddings_revision`` it matches, and t
 size of the index file. A truncated or altered file is caught by size and checksum *before*
 hnswlib reads it (hnswlib can crash the process on a corrupt file), and a stale one by the
 revision; either is rebuilt by :func:`sync_index`, never crashed on.
+
+When ``settings.index_dim`` is below the vectors' width the graph holds PCA-projected vectors
+(:mod:`catalog.index_projected`); the projection is a third file (``<db>.hnsw.pca``), part of
+the same artefact: written and swapped in with the index, its sha256 and size in the same JSON,
+checked before use. A missing or damaged projection makes the whole index unusable, like a
+damaged graph.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from .db import get_meta, index_paths, revisions, utc_now
 from .errors import CatalogError, IndexCorruptError, IndexFileError, IndexStaleError
 from .imagefiles import sha256_file
 from .index_hnsw import HnswIndex
+from .index_projected import FIT_SAMPLE, FIT_SEED, FullVectors, PcaProjection, ProjectedIndex
 from .progress import ProgressBar, ProgressFactory, start_progress
 from .settings import CatalogSettings
 
@@ -50,6 +57,9 @@ class IndexMeta:
     built_at: str = ""
     kind: str = "hnsw"
     format_version: int = FORMAT_VERSION
+    index_dim: int = 0  # width of the graph's (projected) vectors; 0: not projected
+    projection_checksum: str = ""  # sha256 of the projection file
+    projection_bytes: int = 0
 
     @classmethod
     def read(cls, path: Path) -> IndexMeta:
@@ -84,6 +94,21 @@ class IndexSyncReport:
         return self.added / self.seconds if self.seconds > 0 else 0.0
 
 
+#: an index the catalog can search: a plain graph of full vectors, or a projected one
+CatalogIndex = HnswIndex | ProjectedIndex
+
+
+def projection_path(db_path: str | os.PathLike[str]) -> Path:
+    """The PCA projection file of a projected index, beside the index file."""
+    idx_path, _ = index_paths(db_path)
+    return idx_path.with_name(idx_path.name + ".pca")
+
+
+def index_files(db_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """(index file, its metadata JSON, its projection) beside the database."""
+    return (*index_paths(db_path), projection_path(db_path))
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -100,13 +125,21 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 def save_index_atomic(
-    index: HnswIndex, db_path: str | os.PathLike[str], *, bundle_id: str, embeddings_revision: int
+    index: CatalogIndex,
+    db_path: str | os.PathLike[str],
+    *,
+    bundle_id: str,
+    embeddings_revision: int,
 ) -> IndexMeta:
-    """Write the index to a temporary file, fsync, then swap it and its metadata in."""
-    idx_path, meta_path = index_paths(db_path)
+    """Write the index (and its projection) to temporary files, fsync, then swap them and their
+    metadata in. Until the metadata is swapped in last, the checksums in the old one no longer
+    match, so a run killed half-way leaves an index that is detected as damaged, never used."""
+    idx_path, meta_path, pca_path = index_files(db_path)
     tmp = idx_path.with_name(f"{idx_path.name}.tmp{os.getpid()}")
+    pca_tmp = idx_path.with_name(f"{idx_path.name}.tmp{os.getpid()}.pca")
+    graph = index.graph if isinstance(index, ProjectedIndex) else index
     try:
-        index.save(tmp)
+        graph.save(tmp)
         _fsync_path(tmp)
         meta = IndexMeta(
             bundle_id=bundle_id,
@@ -120,9 +153,19 @@ def save_index_atomic(
             deleted=index.deleted,
             built_at=utc_now(),
         )
+        if isinstance(index, ProjectedIndex):
+            index.projection.save(pca_tmp)
+            _fsync_path(pca_tmp)
+            meta.index_dim = index.index_dim
+            meta.projection_checksum = sha256_file(pca_tmp)
+            meta.projection_bytes = pca_tmp.stat().st_size
+            os.replace(pca_tmp, pca_path)
+        else:
+            pca_path.unlink(missing_ok=True)
         os.replace(tmp, idx_path)
     finally:
         tmp.unlink(missing_ok=True)
+        pca_tmp.unlink(missing_ok=True)
     _write_json_atomic(meta_path, asdict(meta))
     _fsync_path(idx_path.parent)
     return meta
@@ -135,9 +178,13 @@ def load_index_checked(
     dim: int,
     embeddings_revision: int | None,
     settings: CatalogSettings,
-) -> tuple[HnswIndex, IndexMeta]:
-    """Load the index after checking metadata, size and checksum; raises IndexFileError."""
-    idx_path, meta_path = index_paths(db_path)
+    full_vectors: FullVectors | None = None,
+) -> tuple[CatalogIndex, IndexMeta]:
+    """Load the index after checking metadata, sizes and checksums; raises IndexFileError.
+
+    A projected index comes back as a :class:`ProjectedIndex` that re-ranks with
+    ``full_vectors`` (needed only to search it)."""
+    idx_path, meta_path, pca_path = index_files(db_path)
     meta = IndexMeta.read(meta_path)
     if meta.bundle_id != bundle_id or meta.dim != dim:
         raise IndexStaleError(
@@ -158,19 +205,42 @@ def load_index_checked(
         )
     if sha256_file(idx_path) != meta.checksum:
         raise IndexCorruptError(f"{idx_path}: checksum does not match its metadata (altered)")
+    projection = _load_projection_checked(pca_path, meta) if meta.index_dim else None
     try:
-        index = HnswIndex.load(
-            idx_path, dim, deleted=meta.deleted, ef=settings.hnsw_ef, threads=settings.build_threads
+        graph = HnswIndex.load(
+            idx_path,
+            meta.index_dim or dim,
+            deleted=meta.deleted,
+            ef=settings.hnsw_ef,
+            threads=settings.build_threads,
         )
     except (RuntimeError, ValueError, MemoryError) as exc:
         raise IndexCorruptError(f"{idx_path}: hnswlib cannot read it ({exc})") from exc
+    index: CatalogIndex = (
+        graph if projection is None else ProjectedIndex(graph, projection, full_vectors)
+    )
     if len(index) != meta.count:
         raise IndexCorruptError(f"{idx_path}: holds {len(index)} items, metadata says {meta.count}")
     return index, meta
 
 
+def _load_projection_checked(path: Path, meta: IndexMeta) -> PcaProjection:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{path}: projection file missing") from None
+    if size != meta.projection_bytes:
+        raise IndexCorruptError(
+            f"{path}: {size} bytes, its metadata says {meta.projection_bytes} "
+            "(truncated or replaced)"
+        )
+    if sha256_file(path) != meta.projection_checksum:
+        raise IndexCorruptError(f"{path}: checksum does not match its metadata (altered)")
+    return PcaProjection.load(path, meta.dim, meta.index_dim)
+
+
 def remove_index_files(db_path: str | os.PathLike[str]) -> None:
-    for p in index_paths(db_path):
+    for p in index_files(db_path):
         p.unlink(missing_ok=True)
 
 
@@ -241,7 +311,7 @@ def sync_index(
         return IndexSyncReport("exact", "exact", n)
     started = time.perf_counter()
     reason = "asked to rebuild" if rebuild else ""
-    index: HnswIndex | None = None
+    index: CatalogIndex | None = None
     if not rebuild:
         try:
             index, meta = load_index_checked(
@@ -251,6 +321,13 @@ def sync_index(
             reason = str(exc)
             if isinstance(exc, IndexCorruptError | IndexStaleError):
                 log.warning("rebuilding the index: %s", exc)
+    if index is not None and meta.index_dim != settings.projected_dim(dim):
+        reason = (
+            f"the index holds {meta.index_dim or dim}-d vectors, the settings ask for "
+            f"{settings.projected_dim(dim) or dim}-d"
+        )
+        log.info("rebuilding the index: %s", reason)
+        index = None
     if index is not None:
         db_ids = np.fromiter(
             (r[0] for r in db.conn.execute("SELECT id FROM embeddings")), dtype=np.int64
@@ -283,14 +360,7 @@ def sync_index(
                 seconds=time.perf_counter() - started,
             )
         reason = f"{share:.0%} of the graph would be deleted items"
-    index = HnswIndex(
-        dim,
-        m=settings.hnsw_m,
-        ef_construction=settings.hnsw_ef_construction,
-        ef=settings.hnsw_ef,
-        capacity=n,
-        threads=settings.build_threads,
-    )
+    index = _new_index(db, dim, n, settings)
     bar = start_progress(progress, n, "build index")
     try:
         batch: list[tuple[np.ndarray, np.ndarray]] = []
@@ -307,8 +377,31 @@ def sync_index(
     )
 
 
+def _new_index(db: Database, dim: int, n: int, settings: CatalogSettings) -> CatalogIndex:
+    """An empty graph for ``n`` vectors; projected when the settings ask for it, with a PCA
+    fitted on a seeded random sample of the stored vectors."""
+    index_dim = settings.projected_dim(dim)
+    graph = HnswIndex(
+        index_dim or dim,
+        m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef=settings.hnsw_ef,
+        capacity=n,
+        threads=settings.build_threads,
+    )
+    if not index_dim:
+        return graph
+    ids = np.fromiter(
+        (r[0] for r in db.conn.execute("SELECT id FROM embeddings ORDER BY id")), dtype=np.int64
+    )
+    if len(ids) > FIT_SAMPLE:
+        ids = np.sort(np.random.default_rng(FIT_SEED).choice(ids, FIT_SAMPLE, replace=False))
+    sample = np.concatenate([v for _, v in iter_db_vectors(db, dim, ids)])
+    return ProjectedIndex(graph, PcaProjection.fit(sample, index_dim))
+
+
 def _add_batch(
-    index: HnswIndex, batch: list[tuple[np.ndarray, np.ndarray]], bar: ProgressBar
+    index: CatalogIndex, batch: list[tuple[np.ndarray, np.ndarray]], bar: ProgressBar
 ) -> None:
     if not batch:
         return

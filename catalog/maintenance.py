@@ -13,7 +13,7 @@ import numpy as np
 from .db import SCHEMA_VERSION, get_meta, index_paths, open_catalog, open_catalog_readonly
 from .db import revisions as db_revisions
 from .errors import IndexFileError
-from .index_store import IndexMeta, catalog_dim, load_index_checked
+from .index_store import IndexMeta, catalog_dim, load_index_checked, projection_path
 from .settings import CatalogSettings
 
 
@@ -94,7 +94,7 @@ def catalog_stats(db_path: str | os.PathLike[str]) -> CatalogStats:
             db_bytes=_size(db_path) + _size(db_path.with_name(db_path.name + "-wal")),
             thumbnail_bytes=q("SELECT coalesce(sum(length(data)), 0) FROM thumbnails"),
             vector_bytes=q("SELECT coalesce(sum(length(vector)), 0) FROM embeddings"),
-            index_bytes=_size(idx_path) + _size(meta_path),
+            index_bytes=_size(idx_path) + _size(meta_path) + _size(projection_path(db_path)),
             catalog_revision=crev,
             embeddings_revision=erev,
         )

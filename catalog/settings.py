@@ -28,6 +28,9 @@ class CatalogSettings:
     hnsw_ef_construction: int = 200
     #: candidate list size while searching (raised to k when k is larger)
     hnsw_ef: int = 64
+    #: the HNSW graph holds the vectors PCA-projected to this many dimensions (re-ranked with
+    #: the full vectors at search); 0, or at least the vectors' width: no projection
+    index_dim: int = 256
     #: rebuild the HNSW graph from scratch once this share of its items is marked deleted
     rebuild_deleted_share: float = 0.2
     #: threads hnswlib may use while building (0: all usable CPUs)
@@ -44,10 +47,16 @@ class CatalogSettings:
     def __post_init__(self) -> None:
         if self.hnsw_m < 2 or self.hnsw_ef_construction < 1 or self.hnsw_ef < 1:
             raise CatalogError("settings: hnsw_m must be >= 2 and hnsw_ef* >= 1")
+        if self.index_dim < 0:
+            raise CatalogError("settings: index_dim must be >= 0 (0: no projection)")
         if not 0.0 < self.rebuild_deleted_share <= 1.0:
             raise CatalogError("settings: rebuild_deleted_share must be in (0, 1]")
         if self.batch_size < 1 or self.commit_every < 1 or self.thumbnail_size < 16:
             raise CatalogError("settings: batch_size, commit_every >= 1, thumbnail_size >= 16")
+
+    def projected_dim(self, dim: int) -> int:
+        """Width of the HNSW graph's vectors for ``dim``-d embeddings; 0: not projected."""
+        return self.index_dim if 0 < self.index_dim < dim else 0
 
     @classmethod
     def from_env(

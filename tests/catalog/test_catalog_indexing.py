@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from catalog_images import draw_product, shop_photo
 
@@ -23,6 +25,8 @@ from catalog import (
     remove_products,
 )
 from catalog.db import index_paths
+from catalog.index_projected import ProjectedIndex
+from catalog.index_store import load_index_checked, projection_path
 from models import FakeEngine, ImageEmbedder, load_bundle
 
 
@@ -98,6 +102,9 @@ def test_hnsw_file_is_written_atomically_with_metadata(
     meta = json.loads(meta_path.read_text())
     assert meta["bundle_id"] == fake_embedder.model_id and meta["count"] == 6
     assert meta["bytes"] == idx.stat().st_size and len(meta["checksum"]) == 64
+    pca = projection_path(db)  # 1280-d vectors, projected to the default 256-d in the graph
+    assert (meta["dim"], meta["index_dim"]) == (1280, 256)
+    assert meta["projection_bytes"] == pca.stat().st_size and len(meta["projection_checksum"]) == 64
     assert not list(tmp_path.glob("*.tmp*"))
     finder = open_finder(db, settings=hnsw_settings)
     assert finder.index_kind == "hnsw" and not finder.index_note
@@ -105,7 +112,18 @@ def test_hnsw_file_is_written_atomically_with_metadata(
     assert index_catalog(db, fake_embedder, settings=hnsw_settings).index.action == "unchanged"
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "delete_meta", "garbage_meta"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncate",
+        "flip",
+        "delete_meta",
+        "garbage_meta",
+        "truncate_projection",
+        "flip_projection",
+        "delete_projection",
+    ],
+)
 def test_corrupt_index_is_detected_searched_exactly_and_rebuilt(
     damage, shop, tmp_path, fake_embedder, hnsw_settings
 ) -> None:
@@ -113,8 +131,15 @@ def test_corrupt_index_is_detected_searched_exactly_and_rebuilt(
     import_products(db, shop(6))
     index_catalog(db, fake_embedder, settings=hnsw_settings)
     idx, meta_path = index_paths(db)
-    data = idx.read_bytes()
-    if damage == "truncate":
+    data, pca = idx.read_bytes(), projection_path(db)
+    pca_data = pca.read_bytes()
+    if damage == "truncate_projection":
+        pca.write_bytes(pca_data[: len(pca_data) // 2])
+    elif damage == "flip_projection":  # same size: only the checksum can tell
+        pca.write_bytes(pca_data[:-100] + bytes([pca_data[-100] ^ 0xFF]) + pca_data[-99:])
+    elif damage == "delete_projection":
+        pca.unlink()
+    elif damage == "truncate":
         idx.write_bytes(data[: len(data) // 2])
     elif damage == "flip":  # same size, different bytes: only the checksum can tell
         idx.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
@@ -187,3 +212,65 @@ def test_leftover_temporary_files_are_cleaned(shop, tmp_path, fake_embedder, hns
     (idx.parent / f"{idx.name}.tmp12345").write_bytes(b"half written")
     index_catalog(db, fake_embedder, settings=hnsw_settings)
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_incremental_add_uses_the_stored_projection_and_scores_stay_exact(
+    shop, tmp_path, fake_embedder, hnsw_settings, write_image
+) -> None:
+    db = tmp_path / "store.db"
+    import_products(db, shop(6))
+    index_catalog(db, fake_embedder, settings=hnsw_settings)
+    pca_before = projection_path(db).read_bytes()
+    photo = write_image(tmp_path / "e.jpg", shop_photo(2))
+    enroll_images(db, [EnrollItem("S2", photo)])
+    report = index_catalog(db, fake_embedder, settings=hnsw_settings)
+    assert (report.index.action, report.index.added) == ("updated", 1)
+    assert projection_path(db).read_bytes() == pca_before  # not refitted
+    vec = fake_embedder.embed([str(photo)])[0]
+    index, _ = load_index_checked(
+        db,
+        bundle_id=fake_embedder.model_id,
+        dim=1280,
+        embeddings_revision=None,
+        settings=hnsw_settings,
+    )
+    assert isinstance(index, ProjectedIndex)
+    with sqlite3.connect(db) as conn:
+        (label,) = conn.execute("SELECT max(id) FROM embeddings").fetchone()
+    stored = index.graph.vectors(np.array([label]))[0]
+    assert np.allclose(stored, index.projection.project(vec)[0], atol=1e-5)
+    # the finder re-ranks with the full vectors: the same products and scores as exact search
+    exact_settings = CatalogSettings(exact_threshold=10**6)
+    for query in (vec, fake_embedder.embed([str(tmp_path / "shop/images/p4.jpg")])[0]):
+        got = open_finder(db, settings=hnsw_settings)
+        want = open_finder(db, settings=exact_settings)
+        assert (got.index_kind, want.index_kind) == ("hnsw", "exact")
+        a, b = got.search_vector(query, k=4), want.search_vector(query, k=4)
+        assert [m.product.sku for m in a.matches] == [m.product.sku for m in b.matches]
+        assert np.allclose([m.score for m in a.matches], [m.score for m in b.matches], atol=1e-5)
+        assert abs(a.margin - b.margin) < 1e-5
+        got.close()
+        want.close()
+
+
+def test_changing_index_dim_rebuilds_and_zero_means_full_vectors(
+    shop, tmp_path, fake_embedder, hnsw_settings
+) -> None:
+    db = tmp_path / "store.db"
+    import_products(db, shop(6))
+    index_catalog(db, fake_embedder, settings=hnsw_settings)
+    full = dataclasses.replace(hnsw_settings, index_dim=0)
+    report = index_catalog(db, fake_embedder, settings=full)
+    assert report.index.action == "rebuilt" and "256-d" in report.index.reason
+    assert not projection_path(db).exists()
+    assert json.loads(index_paths(db)[1].read_text())["index_dim"] == 0
+    assert check_catalog(db, full).ok
+    finder = open_finder(db, settings=full)
+    vec = fake_embedder.embed([str(tmp_path / "shop" / "images" / "p3.jpg")])[0]
+    assert (
+        finder.index_kind == "hnsw"
+        and finder.search_vector(vec, k=1).matches[0].product.sku == "S3"
+    )
+    finder.close()
+    assert CatalogSettings.from_env({"AISLELENS_CATALOG_INDEX_DIM": "64"}).projected_dim(1280) == 64
+    assert CatalogSettings(index_dim=2000).projected_dim(1280) == 0

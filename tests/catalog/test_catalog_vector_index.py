@@ -1,12 +1,15 @@
-"""HnswIndex against its oracle ExactIndex: recall, deletion, filters, save and load."""
+"""HnswIndex (plain and PCA-projected with re-rank) against its oracle ExactIndex: recall,
+scores, deletion, filters, save and load."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from catalog import ExactIndex, VectorIndex
+from bench.synthetic import clustered as synthetic_embeddings
+from catalog import CatalogError, ExactIndex, IndexCorruptError, VectorIndex
 from catalog.index_hnsw import HnswIndex
+from catalog.index_projected import PcaProjection, ProjectedIndex
 from models import l2_normalize
 
 
@@ -106,3 +109,72 @@ def test_wrong_dimension_is_a_bundle_mismatch() -> None:
     index.add(clustered(5), np.arange(5))
     with pytest.raises(BundleMismatchError, match="64-d"):
         index.search(np.zeros(32, np.float32), 1)
+
+
+# -- the projected index: PCA-projected graph, exact re-rank with the full vectors ---------------
+def _projected(gallery: np.ndarray, index_dim: int, **hnsw) -> ProjectedIndex:
+    projection = PcaProjection.fit(gallery, index_dim)
+    graph = HnswIndex(index_dim, capacity=len(gallery), **hnsw)
+    index = ProjectedIndex(graph, projection, lambda ids: (ids, gallery[ids]))
+    index.add(gallery, np.arange(len(gallery)))
+    return index
+
+
+def test_projected_hnsw_recall_and_scores_match_exact_search() -> None:
+    gallery, _, queries = synthetic_embeddings(20_000, 200, seed=3)  # 1280-d, clustered
+    exact = ExactIndex.from_arrays(gallery, np.arange(len(gallery)))
+    index = _projected(gallery, 256, m=16, ef_construction=100, ef=64)
+    assert isinstance(index, VectorIndex) and index.dim == 1280 and index.index_dim == 256
+    truth, true_sims = exact.search(queries, 10)
+    found, sims = index.search(queries, 10)
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    assert recall >= 0.98
+    # scores are the true cosine similarities of the original vectors, best first
+    assert np.allclose(sims, np.einsum("qd,qkd->qk", queries, gallery[found]), atol=1e-5)
+    assert np.all(np.diff(sims, axis=1) <= 1e-7)
+    same = (found == truth).all(axis=1)
+    assert same.mean() >= 0.9 and np.allclose(sims[same], true_sims[same], atol=1e-5)
+
+
+def test_projected_index_filters_deletions_and_missing_vectors() -> None:
+    gallery, _, queries = synthetic_embeddings(6000, 5, seed=4)
+    index = _projected(gallery, 64, m=16, ef_construction=80, ef=64)
+    exact = ExactIndex.from_arrays(gallery, np.arange(6000))
+    for allowed in (np.arange(0, 6000, 97), np.arange(0, 6000, 2)):  # exact path, graph filter
+        labels, sims = index.search(queries, 5, allowed=allowed)
+        assert set(labels.ravel()) <= set(allowed.tolist()) and labels.shape == (5, 5)
+        _, want_sims = exact.search(queries, 5, allowed=allowed)
+        assert np.allclose(sims, want_sims, atol=1e-5)
+    top = int(index.search(queries[:1], 1)[0][0, 0])
+    index.mark_deleted([top])
+    assert top not in index.search(queries[:1], 10)[0]
+    gone = index.search(queries[:1], 3)[0][0]  # say, deleted from SQLite since the index
+
+    def still_stored(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids = ids[~np.isin(ids, gone)]
+        return ids, gallery[ids]
+
+    index.full_vectors = still_stored
+    labels, _ = index.search(queries[:1], 10)
+    assert labels.shape == (1, 10) and not set(gone.tolist()) & set(labels[0].tolist())
+    index.full_vectors = None
+    with pytest.raises(CatalogError, match="full vectors"):
+        index.search(queries, 1)
+
+
+def test_projection_is_deterministic_and_saved_exactly(tmp_path) -> None:
+    gallery, _, _ = synthetic_embeddings(3000, 1, seed=5)
+    a, b = PcaProjection.fit(gallery, 32, sample=1000), PcaProjection.fit(gallery, 32, sample=1000)
+    assert np.array_equal(a.components, b.components) and a.components.dtype == np.float32
+    assert np.allclose(a.components @ a.components.T, np.eye(32), atol=1e-4)
+    assert np.allclose(np.linalg.norm(a.project(gallery[:10]), axis=1), 1.0, atol=1e-5)
+    a.save(tmp_path / "p.pca")
+    loaded = PcaProjection.load(tmp_path / "p.pca", 1280, 32)
+    assert np.array_equal(loaded.mean, a.mean) and np.array_equal(loaded.components, a.components)
+    with pytest.raises(IndexCorruptError):
+        PcaProjection.load(tmp_path / "p.pca", 1280, 16)
+    (tmp_path / "p.pca").write_bytes(b"not a projection")
+    with pytest.raises(IndexCorruptError):
+        PcaProjection.load(tmp_path / "p.pca", 1280, 32)
+    tiny = PcaProjection.fit(gallery[:5], 32)  # fewer vectors than dimensions: still 32
+    assert tiny.index_dim == 32
