@@ -7,7 +7,8 @@ reference to it, and every ``Signal.emit`` does the same with ``True`` (measured
 frames a second drives their counts to zero within minutes and the interpreter aborts with
 "none_dealloc" or "bool_dealloc". These singletons are never freed anyway, so the guard adds a
 large constant to their reference counts once, which is what 3.12's immortality amounts to.
-Remove it once the project requires a PySide6 without the bug (or Python ≥ 3.12).
+pyproject.toml excludes 6.12.0, so the guard only acts where someone installed it anyway;
+remove it once the project requires Python ≥ 3.12.
 """
 
 from __future__ import annotations
