@@ -125,7 +125,10 @@ class ResultsPanel(QFrame):
     def _show_recent(self) -> None:
         clear_layout(self._recent_box)
         shown = [p for p in self.recent if not any(c.product.sku == p.sku for c in self.cards)]
-        if not shown or self.state not in ("idle", "confident"):
+        # Only where there is room: on the idle panel, or under a single result card (three
+        # cards fill the panel at 1280×800, and a squeezed card would overlap its neighbours).
+        room = self.state == "idle" or (self.state == "confident" and len(self.cards) == 1)
+        if not shown or not room:
             return
         label = QLabel(self.i18n("recent"))
         label.setStyleSheet("color: #9fb0c0; font-size: 20px;")
