@@ -22,25 +22,14 @@ from sqlite_utils import Database
 
 from .db import new_memory_catalog, open_catalog, revisions, utc_now, write_lock
 from .imagefiles import ImageFile, read_image_file, stored_path
-from .importfile import ImportIssue, ProductRecord, parse_product_file
+from .importfile import SCALAR_FIELDS, ImportIssue, ProductRecord, parse_product_file
 from .progress import ProgressFactory, prefetch_map, start_progress
 from .settings import CatalogSettings
 
 log = logging.getLogger(__name__)
 
 #: The product columns an import writes, in the order of the INSERT and UPDATE statements.
-PRODUCT_COLUMNS = (
-    "name",
-    "price",
-    "currency",
-    "category",
-    "subcategory",
-    "aisle",
-    "description",
-    "in_stock",
-    "attributes",
-    "related",
-)
+PRODUCT_COLUMNS = (*SCALAR_FIELDS, "attributes", "related")
 
 PRODUCT_DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -254,20 +243,7 @@ def _write_product(
     }
     changed = row is None or any(
         columns[k] != (int(row[i + 1]) if k == "in_stock" else row[i + 1])
-        for i, k in enumerate(
-            [
-                "name",
-                "price",
-                "currency",
-                "category",
-                "subcategory",
-                "aisle",
-                "description",
-                "in_stock",
-                "attributes",
-                "related",
-            ]
-        )
+        for i, k in enumerate(PRODUCT_COLUMNS)
     )
     if row is None:
         product_id = conn.execute(
