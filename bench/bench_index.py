@@ -35,7 +35,7 @@ from bench.synthetic import clustered, statistics
 from catalog import CatalogSettings, ExactIndex
 from catalog.index_hnsw import HnswIndex
 from catalog.index_projected import PcaProjection, ProjectedIndex
-from catalog.index_store import iter_db_vectors
+from catalog.index_store import iter_db_vectors, new_graph
 
 
 def exact_top10(gallery: np.ndarray, queries: np.ndarray, chunk: int = 100_000) -> np.ndarray:
@@ -87,14 +87,7 @@ def bench_size(
     exact_ms = latencies(exact.search, queries[:n_exact])
     dim = gallery.shape[1]
     index_dim = settings.projected_dim(dim)
-    graph = HnswIndex(
-        index_dim or dim,
-        m=settings.hnsw_m,
-        ef_construction=settings.hnsw_ef_construction,
-        ef=settings.hnsw_ef,
-        capacity=n,
-        threads=settings.build_threads,
-    )
+    graph = new_graph(index_dim or dim, n, settings)
     index: HnswIndex | ProjectedIndex = graph
     db = vector_table(gallery, tmp / f"vectors{n}.db") if index_dim else None
     t0 = time.perf_counter()

@@ -377,18 +377,23 @@ def sync_index(
     )
 
 
+def new_graph(dim: int, capacity: int, settings: CatalogSettings) -> HnswIndex:
+    """An empty HNSW graph of ``dim`` dimensions, tuned by the settings."""
+    return HnswIndex(
+        dim,
+        m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef=settings.hnsw_ef,
+        capacity=capacity,
+        threads=settings.build_threads,
+    )
+
+
 def _new_index(db: Database, dim: int, n: int, settings: CatalogSettings) -> CatalogIndex:
     """An empty graph for ``n`` vectors; projected when the settings ask for it, with a PCA
     fitted on a seeded random sample of the stored vectors."""
     index_dim = settings.projected_dim(dim)
-    graph = HnswIndex(
-        index_dim or dim,
-        m=settings.hnsw_m,
-        ef_construction=settings.hnsw_ef_construction,
-        ef=settings.hnsw_ef,
-        capacity=n,
-        threads=settings.build_threads,
-    )
+    graph = new_graph(index_dim or dim, n, settings)
     if not index_dim:
         return graph
     ids = np.fromiter(
