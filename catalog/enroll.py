@@ -18,7 +18,7 @@ import numpy as np
 from .db import open_catalog, utc_now, write_lock
 from .errors import CatalogError, UnknownProductError
 from .imagefiles import ImageFile, read_image_file, stored_path
-from .importfile import ImportIssue, iter_raw_rows
+from .importfile import ImportIssue, read_image_sku_rows
 from .index_store import IndexSyncReport, sync_index
 from .progress import ProgressFactory, prefetch_map, start_progress
 from .settings import CatalogSettings
@@ -51,23 +51,8 @@ class RemoveReport:
 def read_enroll_file(path: str | os.PathLike[str]) -> tuple[list[EnrollItem], list[ImportIssue]]:
     """Items of a CSV (or JSON/JSONL) with ``image`` and ``sku`` columns; paths may be
     relative to the file. Extra columns are ignored."""
-    path = Path(path)
-    base = path.resolve().parent
-    items: list[EnrollItem] = []
-    issues: list[ImportIssue] = []
-    for row, raw, reason in iter_raw_rows(path):
-        if reason:
-            issues.append(ImportIssue(row, "", reason))
-            continue
-        raw = {str(k).strip().lower(): v for k, v in (raw or {}).items()}
-        sku = str(raw.get("sku") or "").strip()
-        ref = str(raw.get("image") or raw.get("path") or "").strip()
-        if not sku or not ref:
-            issues.append(ImportIssue(row, "sku" if not sku else "image", "missing value"))
-            continue
-        p = Path(ref).expanduser()
-        items.append(EnrollItem(sku, p if p.is_absolute() else base / p, row))
-    return items, issues
+    rows, issues = read_image_sku_rows(Path(path), ("image", "path"))
+    return [EnrollItem(sku, image, row) for row, image, sku in rows], issues
 
 
 def enroll_images(

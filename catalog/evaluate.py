@@ -21,7 +21,7 @@ from models import ImageEmbedder
 from models.metrics import retrieval_scores
 
 from .finder import CatalogFinder
-from .importfile import ImportIssue, iter_raw_rows
+from .importfile import ImportIssue, read_image_sku_rows
 from .progress import ProgressFactory, start_progress, ticker
 from .settings import CatalogSettings
 
@@ -69,22 +69,8 @@ class EvalReport:
 
 def read_queries(path: str | os.PathLike[str]) -> tuple[list[Query], list[ImportIssue]]:
     """Rows of a CSV with ``image`` and ``sku`` columns (paths absolute or relative to it)."""
-    path = Path(path)
-    base = path.resolve().parent
-    queries: list[Query] = []
-    issues: list[ImportIssue] = []
-    for row, raw, reason in iter_raw_rows(path):
-        if reason:
-            issues.append(ImportIssue(row, "", reason))
-            continue
-        raw = {str(k).strip().lower(): v for k, v in (raw or {}).items()}
-        sku, ref = str(raw.get("sku") or "").strip(), str(raw.get("image") or "").strip()
-        if not sku or not ref:
-            issues.append(ImportIssue(row, "sku" if not sku else "image", "missing value"))
-            continue
-        p = Path(ref).expanduser()
-        queries.append(Query(row, p if p.is_absolute() else base / p, sku))
-    return queries, issues
+    rows, issues = read_image_sku_rows(Path(path))
+    return [Query(row, image, sku) for row, image, sku in rows], issues
 
 
 def evaluate_vectors(

@@ -217,16 +217,7 @@ def _write_product(
     else:
         old = dict(
             zip(
-                [
-                    "name",
-                    "price",
-                    "currency",
-                    "category",
-                    "subcategory",
-                    "aisle",
-                    "description",
-                    "in_stock",
-                ],
+                SCALAR_FIELDS,
                 row[1:9],
                 strict=True,
             )

@@ -155,6 +155,32 @@ def iter_raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]
         raise InputFileError(f"{path}: unknown file type {suffix!r} (use .csv, .json or .jsonl)")
 
 
+def read_image_sku_rows(
+    path: Path, image_columns: tuple[str, ...] = ("image",)
+) -> tuple[list[tuple[int, Path, str]], list[ImportIssue]]:
+    """(row, image path, sku) of a file with an image and a ``sku`` column.
+
+    Paths may be absolute or relative to the file; extra columns are ignored; rows with a
+    missing value or a malformed record are reported, not fatal.
+    """
+    base = path.resolve().parent
+    rows: list[tuple[int, Path, str]] = []
+    issues: list[ImportIssue] = []
+    for row, raw, reason in iter_raw_rows(path):
+        if reason:
+            issues.append(ImportIssue(row, "", reason))
+            continue
+        raw = {str(k).strip().lower(): v for k, v in (raw or {}).items()}
+        sku = str(raw.get("sku") or "").strip()
+        ref = next((str(raw[c]).strip() for c in image_columns if raw.get(c)), "")
+        if not sku or not ref:
+            issues.append(ImportIssue(row, "sku" if not sku else "image", "missing value"))
+            continue
+        p = Path(ref).expanduser()
+        rows.append((row, p if p.is_absolute() else base / p, sku))
+    return rows, issues
+
+
 def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     sample = text[:8192]
     try:
