@@ -1,10 +1,11 @@
 # One set of targets for people and CI. `make demo` runs the kiosk on the embedded demo,
-# `make test` installs everything (the export extra too) and runs every check.
+# `make test` installs everything (the export extra too, and as root the Qt system libraries
+# the offscreen tests load) and runs every check; `make test-fast` skips the slow tests.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast sysdeps lint bench clean
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +28,16 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# Qt's offscreen platform still loads system libraries (EGL, fontconfig, xkbcommon …): list
+# what is missing and, as root (CI), apt-get install it.
+sysdeps: $(VENV)/.dev
+	$(BIN)/python -m kiosk.display --install offscreen
+
+test: lint sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+test-fast: lint sysdeps
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow"
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_models.py

@@ -8,6 +8,7 @@ status 2 here; nothing below this module prints or exits.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from catalog.errors import CatalogError
 from models.cli import models
 from models.errors import ModelError
 
+from .display import check_display
 from .errors import KioskError
 
 USER_ERRORS = (ModelError, CatalogError, KioskError)
@@ -79,6 +81,13 @@ cli.add_command(models)
 @click.option("--language", type=click.Choice(["en", "de"]), help="Shopper language.")
 @click.option("--hide-cursor/--show-cursor", default=None, help="Hide the mouse pointer.")
 @click.option(
+    "--platform",
+    "qt_platform",
+    metavar="NAME",
+    help="Qt platform: xcb (X11), wayland, eglfs, or offscreen (no display at all); "
+    "default: $QT_QPA_PLATFORM, else the session's.",
+)
+@click.option(
     "--exit-when-ready",
     is_flag=True,
     hidden=True,
@@ -92,6 +101,7 @@ def kiosk(
     fullscreen: bool | None,
     language: str | None,
     hide_cursor: bool | None,
+    qt_platform: str | None,
     exit_when_ready: bool,
 ) -> None:
     """Open the touchscreen app for shoppers.
@@ -100,6 +110,7 @@ def kiosk(
     Examples:
       aislelens kiosk --demo --windowed
       aislelens kiosk --catalog store.db --camera 0
+      xvfb-run -s "-screen 0 1280x800x24" aislelens kiosk --demo   # no screen attached
       AISLELENS_UI__LANGUAGE=de aislelens kiosk --config /etc/aislelens/kiosk.toml
 
     Staff leave kiosk mode by holding the AisleLens logo (top left) and entering the PIN.
@@ -124,6 +135,9 @@ def kiosk(
     if ui:
         overrides["ui"] = ui
     settings = load_settings(config_file, **overrides)
+    if qt_platform:
+        os.environ["QT_QPA_PLATFORM"] = qt_platform
+    check_display()  # before Qt: it aborts the process when a library or the display is missing
     from .ui.app import run_kiosk  # Qt only now: `aislelens models …` never imports PySide6
 
     status = run_kiosk(settings, demo=demo, t_start=t_start, exit_when_ready=exit_when_ready)

@@ -227,16 +227,49 @@ def load_settings(
             **{name: getattr(loaded, name) for name in KioskSettings.model_fields}
         )
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, config_file)) from None
+        raise SettingsError(_describe(exc, config_file, data, overrides)) from None
 
 
-def _describe(exc: ValidationError, config_file: str | os.PathLike[str] | None) -> str:
-    """One readable line per bad field: where it is set, what is wrong, the value given."""
-    where = f" (from {config_file}, {ENV_PREFIX}* variables or the command line)"
+def _has(tree: dict[str, Any], path: tuple[str | int, ...]) -> bool:
+    """Whether the nested dict ``tree`` sets the field at ``path``."""
+    node: Any = tree
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _origin(
+    path: tuple[str | int, ...],
+    env: str,
+    config_file: str | os.PathLike[str] | None,
+    data: dict[str, Any],
+    overrides: dict[str, Any],
+) -> str:
+    """Where the value of the field at ``path`` came from, highest precedence first ("" if
+    nobody set it: a rule across fields, or a missing value)."""
+    if _has(overrides, path):
+        return "the command line"
+    if env in os.environ:
+        return f"${env}"
+    if config_file is not None and _has(data, path):
+        return str(config_file)
+    return ""
+
+
+def _describe(
+    exc: ValidationError,
+    config_file: str | os.PathLike[str] | None,
+    data: dict[str, Any],
+    overrides: dict[str, Any],
+) -> str:
+    """One readable line per bad field: what is wrong, the value given, where it was set."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "settings"
         env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
+        origin = _origin(tuple(err["loc"]), env, config_file, data, overrides)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting"
@@ -245,5 +278,6 @@ def _describe(exc: ValidationError, config_file: str | os.PathLike[str] | None) 
             given = ""
         if "staff_pin" in loc:
             given = ""  # never echo a secret
-        lines.append(f"{loc} [{env}]: {msg}{given}")
-    return "invalid settings" + where + ":\n  " + "\n  ".join(lines)
+        where = f" (in {origin})" if origin else ""
+        lines.append(f"{loc} [{env}]: {msg}{given}{where}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

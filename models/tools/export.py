@@ -161,8 +161,9 @@ def export_onnx(
     """Export ``module`` with a dynamic batch dimension."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # The TorchScript exporter is deprecated in favour of torch.export, but it gives one
-    # self-contained file, byte-identical on every run (so `export` reproduces the shipped
-    # bundle exactly) and a graph ONNX Runtime's quantizer handles well.
+    # self-contained file with a stable graph (the same nodes and names on every run, so a
+    # re-export can be compared with the shipped bundle node for node; folded constants may
+    # differ in their last bits between CPUs) and a graph ONNX Runtime's quantizer handles well.
     # nn.MultiheadAttention's fused inference fast path has no ONNX symbolic: export the
     # plain attention maths instead (numerically the same).
     fastpath = torch.backends.mha.get_fastpath_enabled()

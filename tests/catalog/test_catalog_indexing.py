@@ -124,6 +124,7 @@ def test_hnsw_file_is_written_atomically_with_metadata(
         "delete_projection",
     ],
 )
+@pytest.mark.slow
 def test_corrupt_index_is_detected_searched_exactly_and_rebuilt(
     damage, shop, tmp_path, fake_embedder, hnsw_settings
 ) -> None:
@@ -183,6 +184,7 @@ def test_stale_index_is_detected_then_brought_up_to_date(
     assert check_catalog(db, hnsw_settings).ok
 
 
+@pytest.mark.slow
 def test_remove_marks_vectors_deleted_then_rebuilds_past_the_share(
     shop, tmp_path, fake_embedder
 ) -> None:

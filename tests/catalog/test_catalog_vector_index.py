@@ -37,6 +37,7 @@ def test_exact_index_returns_true_neighbours_best_first() -> None:
     assert np.allclose(sims, -np.sort(-brute, axis=1)[:, :5], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_hnsw_recall_against_exact() -> None:
     data, queries = clustered(4000), clustered(200, seed=1)
     exact, hnsw = ExactIndex(64), HnswIndex(64, m=32, ef_construction=200, ef=128)
@@ -50,6 +51,7 @@ def test_hnsw_recall_against_exact() -> None:
     assert np.allclose(sims[:, 0], (queries * data[found[:, 0]]).sum(axis=1), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_deleted_items_are_never_returned_and_slots_are_reused() -> None:
     data = clustered(300)
     index = HnswIndex(64, m=8, ef_construction=50, ef=50, capacity=300)
@@ -76,6 +78,7 @@ def test_filters_restrict_results(tmp_path) -> None:
         assert set(labels.ravel()) <= set(many.tolist()) and labels.shape[1] == 5
 
 
+@pytest.mark.slow
 def test_save_load_keeps_items_deletions_and_sets_ef_again(tmp_path) -> None:
     data = clustered(1000)
     index = HnswIndex(64, m=16, ef_construction=80, ef=77)
@@ -120,6 +123,7 @@ def _projected(gallery: np.ndarray, index_dim: int, **hnsw) -> ProjectedIndex:
     return index
 
 
+@pytest.mark.slow
 def test_projected_hnsw_recall_and_scores_match_exact_search() -> None:
     gallery, _, queries = synthetic_embeddings(20_000, 200, seed=3)  # 1280-d, clustered
     exact = ExactIndex.from_arrays(gallery, np.arange(len(gallery)))
@@ -136,6 +140,7 @@ def test_projected_hnsw_recall_and_scores_match_exact_search() -> None:
     assert same.mean() >= 0.9 and np.allclose(sims[same], true_sims[same], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_projected_index_filters_deletions_and_missing_vectors() -> None:
     gallery, _, queries = synthetic_embeddings(6000, 5, seed=4)
     index = _projected(gallery, 64, m=16, ef_construction=80, ef=64)
@@ -162,6 +167,7 @@ def test_projected_index_filters_deletions_and_missing_vectors() -> None:
         index.search(queries, 1)
 
 
+@pytest.mark.slow
 def test_projection_is_deterministic_and_saved_exactly(tmp_path) -> None:
     gallery, _, _ = synthetic_embeddings(3000, 1, seed=5)
     a, b = PcaProjection.fit(gallery, 32, sample=1000), PcaProjection.fit(gallery, 32, sample=1000)

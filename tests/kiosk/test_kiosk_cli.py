@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import cli
@@ -38,6 +39,7 @@ def test_models_commands_never_import_qt():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_frames):
     camera = tmp_path / "camera"
     camera.mkdir()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from kiosk.settings import load_settings
@@ -65,6 +66,7 @@ def _image_data_in(data: bytes, probes: list[bytes]) -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_many_scans_leave_no_image_data_anywhere(
     qtbot, tmp_path, monkeypatch, demo_db, demo_assets, demo_frames
 ):

@@ -79,3 +79,20 @@ def test_the_pyside_refcount_guard_targets_only_the_affected_release():
     assert not needs_guard("6.11.2", (3, 11))
     if guard_singleton_refcounts():  # this environment has the bug: the counts are far from 0
         assert sys.getrefcount(None) > 1 << 39 and sys.getrefcount(True) > 1 << 39
+
+
+def test_bad_values_say_where_they_were_set(tmp_path, monkeypatch):
+    with pytest.raises(SettingsError) as err:
+        load_settings(camera={"fps": -5})
+    assert "(in the command line)" in str(err.value) and "None" not in str(err.value)
+    monkeypatch.setenv("AISLELENS_UI__IDLE_TIMEOUT_S", "soon")
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[camera]\nwidth = 3\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(config)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "invalid settings:"
+    assert any(
+        "ui.idle_timeout_s" in li and "(in $AISLELENS_UI__IDLE_TIMEOUT_S)" in li for li in lines
+    )
+    assert any("camera.width" in li and f"(in {config})" in li for li in lines)
