@@ -143,6 +143,42 @@ def _m002(db: Database) -> None:
     )
 
 
+@migrations(name="m003_store_adaptation")
+def _m003(db: Database) -> None:
+    # The store adaptation (catalog/adapter.py): derived from the embeddings, refitted by
+    # `catalog index`, never edited by hand.
+    db.executescript(
+        """
+        CREATE TABLE view_embeddings (
+            image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+            bundle_id TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            dim INTEGER NOT NULL,
+            vectors BLOB NOT NULL
+        );
+        CREATE TABLE adaptation (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            bundle_id TEXT NOT NULL,
+            embeddings_revision INTEGER NOT NULL,
+            dim INTEGER NOT NULL,
+            out_dim INTEGER NOT NULL,
+            mean BLOB NOT NULL,
+            matrix BLOB NOT NULL,
+            params TEXT NOT NULL,
+            thresholds TEXT NOT NULL,
+            graph_sha256 TEXT NOT NULL DEFAULT '',
+            fitted_at TEXT NOT NULL
+        );
+        CREATE TABLE prototypes (
+            product_id INTEGER PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
+            vector BLOB NOT NULL
+        );
+        INSERT INTO meta (key, value) VALUES ('adaptation_revision', '0');
+        """
+    )
+
+
 #: The schema version is the number of migrations this code knows.
 SCHEMA_VERSION = len(migrations._migrations)
 

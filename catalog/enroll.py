@@ -15,11 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .db import open_catalog, utc_now, write_lock
+from .adapter import refit_adaptation
+from .db import get_meta, open_catalog, utc_now, write_lock
 from .errors import CatalogError, UnknownProductError
 from .imagefiles import ImageFile, read_image_file, stored_path
 from .importfile import ImportIssue, read_image_sku_rows
-from .index_store import IndexSyncReport, sync_index
+from .index_store import IndexSyncReport, catalog_dim, sync_index
 from .progress import ProgressFactory, prefetch_map, start_progress
 from .settings import CatalogSettings
 
@@ -177,6 +178,9 @@ def remove_products(
                     ).fetchone()[0]
                     db.conn.execute("DELETE FROM products WHERE sku = ?", [sku])
             index = sync_index(db, db_path, settings)
+            bundle_id, dim = get_meta(db, "bundle_id"), catalog_dim(db)
+            if bundle_id and dim:  # refit on what is left (no new photos: no model needed)
+                refit_adaptation(db, db_path, settings, bundle_id=bundle_id, dim=dim)
         finally:
             db.close()
     return RemoveReport(skus, images, index)

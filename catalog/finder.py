@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from sqlite_utils import Database
 
+from .adapter import StoredAdaptation, load_adaptation, load_proto_graph, load_prototypes
 from .db import get_meta, index_paths, open_catalog_readonly, revisions
+from .decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from .errors import BundleMismatchError, IndexFileError
 from .index_store import IndexMeta, catalog_dim, iter_db_vectors, load_index_checked
 from .products import (
@@ -41,19 +44,22 @@ class TextEncoder(Protocol):
     def embed_text(self, texts: list[str]) -> np.ndarray: ...
 
 
-def _version(db_path: Path, catalog_rev: int, embeddings_rev: int) -> str:
+def _version(db_path: Path, db: Database) -> str:
+    """Products, images, embeddings, adaptation and index file: a change to any changes it."""
+    catalog_rev, embeddings_rev = revisions(db)
+    adaptation_rev = get_meta(db, "adaptation_revision", "0")
     try:
         tag = IndexMeta.read(index_paths(db_path)[1]).checksum[:12]
     except IndexFileError:
         tag = "none"
-    return f"{catalog_rev}.{embeddings_rev}.{tag}"
+    return f"{catalog_rev}.{embeddings_rev}.{adaptation_rev}.{tag}"
 
 
 def catalog_version_on_disk(db_path: str | os.PathLike[str]) -> str:
     """The version a finder opened now would have: poll it to know when to reopen."""
     db = open_catalog_readonly(db_path)
     try:
-        return _version(Path(db_path), *revisions(db))
+        return _version(Path(db_path), db)
     finally:
         db.close()
 
@@ -85,17 +91,29 @@ class CatalogFinder:
                     "(aislelens catalog index --bundle … --rebuild)"
                 )
             self.bundle_id = stored or (bundle_id or "")
-            catalog_rev, embeddings_rev = revisions(self._db)
-            self.catalog_version = _version(self.db_path, catalog_rev, embeddings_rev)
-            rows = conn.execute(
-                "SELECT e.id, i.product_id FROM embeddings e "
-                "JOIN images i ON i.id = e.image_id ORDER BY e.id"
-            ).fetchall()
-            self._labels = np.array([r[0] for r in rows], dtype=np.int64)
-            self._label_product = np.array([r[1] for r in rows], dtype=np.int64)
+            _, embeddings_rev = revisions(self._db)
+            self.catalog_version = _version(self.db_path, self._db)
             self.dim = catalog_dim(self._db) or 0
             self.index_note = ""
-            self._index: VectorIndex = self._load_index(settings, len(rows), embeddings_rev)
+            #: the store adaptation, when the catalog has a current one: scans are then
+            #: compared with one prototype per product in the adapted space
+            self.adaptation: StoredAdaptation | None = load_adaptation(self._db, self.bundle_id)
+            #: the thresholds that turn a search result into "found", "not sure", "no match"
+            self.decision_thresholds: DecisionThresholds = (
+                self.adaptation.thresholds if self.adaptation else DEFAULT_THRESHOLDS
+            )
+            if self.adaptation is not None:
+                self._index = self._load_prototypes(settings, self.adaptation)
+                self._labels = np.sort(self._index.labels())  # product ids: a prototype each
+                self._label_product = self._labels
+            else:
+                rows = conn.execute(
+                    "SELECT e.id, i.product_id FROM embeddings e "
+                    "JOIN images i ON i.id = e.image_id ORDER BY e.id"
+                ).fetchall()
+                self._labels = np.array([r[0] for r in rows], dtype=np.int64)
+                self._label_product = np.array([r[1] for r in rows], dtype=np.int64)
+                self._index = self._load_index(settings, len(rows), embeddings_rev)
         except BaseException:
             conn.execute("ROLLBACK")
             self._db.close()
@@ -128,6 +146,24 @@ class CatalogFinder:
             exact.add(vectors, labels)
         return exact
 
+    def _load_prototypes(self, settings: CatalogSettings, stored: StoredAdaptation) -> VectorIndex:
+        """The prototypes' HNSW graph when the catalog has a checked one, else all of them
+        searched exactly (labels: product ids)."""
+        graph = load_proto_graph(self.db_path, stored, settings)
+        if graph is not None:
+            return graph
+        ids, vectors = load_prototypes(self._db, stored.adaptation.out_dim)
+        if stored.graph_sha256:
+            self.index_note = "prototype graph unusable; searching the prototypes exactly"
+        return ExactIndex.from_arrays(vectors, ids)
+
+    def _query(self, vector: np.ndarray) -> np.ndarray:
+        """The query as the index wants it: in the adapted space when there is one."""
+        query = as_queries(vector, self.dim or np.shape(vector)[-1])
+        if self.adaptation is not None:
+            return self.adaptation.adaptation.transform(query)
+        return query
+
     def _full_vectors(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stored vectors of ``labels`` (a projected index re-ranks its candidates with them).
 
@@ -143,6 +179,8 @@ class CatalogFinder:
 
     @property
     def index_kind(self) -> str:
+        if self.adaptation is not None:
+            return f"adapted prototypes ({self._index.kind})"
         return self._index.kind
 
     def __len__(self) -> int:
@@ -209,7 +247,7 @@ class CatalogFinder:
     ) -> SearchResult:
         """Top-k products for an L2-normalised query embedding, with the top-2 margin."""
         t0 = time.perf_counter()
-        query = as_queries(vector, self.dim or np.shape(vector)[-1])[:1]
+        query = self._query(vector)[:1]
         allowed = self._allowed(category, in_stock_only)
         ranked = self._rank_products(query, k, allowed) if len(self._labels) else []
         t1 = time.perf_counter()
@@ -251,7 +289,12 @@ class CatalogFinder:
         if not len(own):
             return []
         with self._lock:
-            vectors = np.concatenate([v for _, v in iter_db_vectors(self._db, self.dim, own)])
+            if self.adaptation is not None:
+                _, vectors = load_prototypes(
+                    self._db, self.adaptation.adaptation.out_dim, np.array([row[0]])
+                )
+            else:
+                vectors = np.concatenate([v for _, v in iter_db_vectors(self._db, self.dim, own)])
         return self._matches(self._rank_products(vectors, k, None, exclude=row[0]))
 
     def goes_well_with(self, sku: str) -> list[Product]:

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from models import ImageEmbedder
 
+from .adapter import AdaptReport, refit_adaptation
 from .db import get_meta, open_catalog, set_meta, utc_now, write_lock
 from .errors import BundleMismatchError
 from .imagefiles import file_signature, resolve_stored, sha256_file
@@ -43,6 +44,7 @@ class IndexReport:
     kept_missing: list[tuple[str, str]] = field(default_factory=list)  # file gone, vector kept
     embed_seconds: float = 0.0
     index: IndexSyncReport | None = None
+    adaptation: AdaptReport | None = None
 
     @property
     def images_per_s(self) -> float:
@@ -217,6 +219,16 @@ def index_catalog(
             for sku, reason in report.failed:
                 log.warning("skipping %s: %s", sku, reason)
             report.index = sync_index(db, db_path, settings, rebuild=rebuild, progress=progress)
+            report.adaptation = refit_adaptation(
+                db,
+                db_path,
+                settings,
+                bundle_id=embedder.model_id,
+                dim=embedder.dim,
+                embedder=embedder,
+                force=rebuild,
+                progress=progress,
+            )
         finally:
             db.close()
     return report

@@ -43,6 +43,16 @@ class CatalogSettings:
     commit_every: int = 128
     #: threads decoding images while the model runs
     decode_workers: int = 2
+    #: fit the store adaptation at the end of `index` (catalog/adaptation.py); 0: plain search
+    adapt: int = 1
+    #: synthetic in-store views embedded per catalog photo (for the adaptation)
+    adapt_views: int = 16
+    #: at most this many products get synthetic views (a stable sample of larger catalogs)
+    adapt_view_products: int = 2000
+    #: shrinkage of the within-product covariance towards the identity
+    adapt_shrinkage: float = 1.0
+    #: the share of "We found it" answers that must be right, for the calibrated thresholds
+    calibrate_target: float = 0.97
 
     def __post_init__(self) -> None:
         if self.hnsw_m < 2 or self.hnsw_ef_construction < 1 or self.hnsw_ef < 1:
@@ -51,6 +61,12 @@ class CatalogSettings:
             raise CatalogError("settings: index_dim must be >= 0 (0: no projection)")
         if not 0.0 < self.rebuild_deleted_share <= 1.0:
             raise CatalogError("settings: rebuild_deleted_share must be in (0, 1]")
+        if self.adapt_views < 0 or self.adapt_view_products < 1 or self.adapt_shrinkage <= 0:
+            raise CatalogError(
+                "settings: adapt_views must be >= 0, adapt_view_products >= 1, adapt_shrinkage > 0"
+            )
+        if not 0.5 <= self.calibrate_target < 1.0:
+            raise CatalogError("settings: calibrate_target must be in [0.5, 1)")
         if self.batch_size < 1 or self.commit_every < 1 or self.thumbnail_size < 16:
             raise CatalogError("settings: batch_size, commit_every >= 1, thumbnail_size >= 16")
 

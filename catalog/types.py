@@ -7,9 +7,12 @@ SQLite or hnswlib, so the kiosk can be tested against a fake :class:`ProductFind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .decisions import DecisionThresholds
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,9 @@ class Match:
     """A product found by image search."""
 
     product: Product
-    score: float  # cosine similarity of the product's best reference image, -1..1
+    #: cosine similarity, -1..1: to the product's prototype in the store-adapted space when the
+    #: catalog has an adaptation (catalog.adaptation), else to its best reference image
+    score: float
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class ProductFinder(Protocol):
     catalog_version: str
     #: id of the model bundle (and precision) that made the catalog's vectors
     bundle_id: str
+    #: what turns a result into "found" / "not sure" / "no match" (catalog.decisions)
+    decision_thresholds: DecisionThresholds
 
     def search_vector(
         self,

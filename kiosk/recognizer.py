@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from catalog.decisions import Decision, DecisionThresholds, decide_result
 from catalog.types import Match, ProductFinder, SearchResult
 from models import ImageEmbedder, ModelError
 
@@ -49,16 +50,25 @@ class Recognition:
         return self.matches[0] if self.matches else None
 
 
-def classify(result: SearchResult, settings: RecognitionSettings) -> Outcome:
+OUTCOMES = {
+    Decision.FOUND: Outcome.CONFIDENT,
+    Decision.NOT_SURE: Outcome.NOT_SURE,
+    Decision.NO_MATCH: Outcome.NO_MATCH,
+}
+
+
+def thresholds_for(finder: ProductFinder, settings: RecognitionSettings) -> DecisionThresholds:
+    """The catalog's (calibrated) thresholds, with any the settings give in their place."""
+    return finder.decision_thresholds.overridden(
+        confident_score=settings.confident_score,
+        confident_margin=settings.confident_margin,
+        min_score=settings.min_score,
+    )
+
+
+def classify(result: SearchResult, thresholds: DecisionThresholds) -> Outcome:
     """Confident when the best score and its margin to the runner-up are both high enough."""
-    if not result.matches or result.matches[0].score < settings.min_score:
-        return Outcome.NO_MATCH
-    if (
-        result.matches[0].score >= settings.confident_score
-        and result.margin >= settings.confident_margin
-    ):
-        return Outcome.CONFIDENT
-    return Outcome.NOT_SURE
+    return OUTCOMES[decide_result(result, thresholds)]
 
 
 class Recognizer:
@@ -117,7 +127,10 @@ class Recognizer:
             "total": (t4 - t0) * 1000,
         }
         recognition = Recognition(
-            classify(result, self.settings), list(result.matches), result.margin, timings
+            classify(result, thresholds_for(self.finder, self.settings)),
+            list(result.matches),
+            result.margin,
+            timings,
         )
         if self.cache is not None and sig is not None:
             self.cache.put(sig, self.scope, recognition)

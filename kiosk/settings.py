@@ -76,11 +76,12 @@ class RecognitionSettings(_Section):
     threads: int | None = Field(default=None, ge=1, le=64)
     headroom: int = Field(default=1, ge=0, le=8)  # cores left free for the UI and camera threads
     top_k: int = Field(default=5, ge=1, le=12)
-    #: best score and margin to the runner-up needed for a confident answer
-    confident_score: float = Field(default=0.75, ge=-1, le=1)
-    confident_margin: float = Field(default=0.05, ge=0, le=2)
-    #: below this best score nothing is close: "No match"
-    min_score: float = Field(default=0.60, ge=-1, le=1)
+    #: best score and margin to the runner-up needed for a confident answer, and the best score
+    #: below which nothing is close ("No match"). None (the default): the catalog's calibrated
+    #: thresholds (`aislelens catalog calibrate`), else catalog.decisions' defaults.
+    confident_score: float | None = Field(default=None, ge=-1, le=1)
+    confident_margin: float | None = Field(default=None, ge=0, le=2)
+    min_score: float | None = Field(default=None, ge=-1, le=1)
     auto_mode: bool = True
     #: auto mode waits this long between recognitions (raised while throttled)
     auto_interval_s: float = Field(default=1.0, ge=0, le=60)
@@ -91,7 +92,11 @@ class RecognitionSettings(_Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> RecognitionSettings:
-        if self.min_score > self.confident_score:
+        if (
+            self.min_score is not None
+            and self.confident_score is not None
+            and self.min_score > self.confident_score
+        ):
             raise ValueError("min_score must not exceed confident_score")
         return self
 

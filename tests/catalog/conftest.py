@@ -68,8 +68,11 @@ def real_embedder() -> ImageEmbedder:
 
 @pytest.fixture
 def hnsw_settings() -> CatalogSettings:
-    """Settings that make even a tiny catalog use an HNSW index file."""
-    return CatalogSettings(exact_threshold=1, hnsw_m=8, hnsw_ef_construction=64, hnsw_ef=32)
+    """Settings that make even a tiny catalog use an HNSW index file of its photos (and search
+    it: no store adaptation, whose prototypes the finder would search instead)."""
+    return CatalogSettings(
+        exact_threshold=1, hnsw_m=8, hnsw_ef_construction=64, hnsw_ef=32, adapt=0
+    )
 
 
 @pytest.fixture(scope="session")

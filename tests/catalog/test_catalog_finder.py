@@ -12,6 +12,7 @@ from catalog_images import shop_photo
 
 from catalog import (
     CatalogNotFoundError,
+    CatalogSettings,
     EnrollItem,
     ProductFinder,
     SchemaError,
@@ -40,9 +41,9 @@ def test_results_are_products_best_image_wins_with_margin(
 ) -> None:
     shots = [write_image(tmp_path / f"s{i}.jpg", shop_photo(4, i)) for i in range(3)]
     enroll_images(indexed, [EnrollItem("S4", p) for p in shots])
-    index_catalog(indexed, fake_embedder)
+    index_catalog(indexed, fake_embedder, settings=CatalogSettings(adapt=0))  # photo by photo
     finder = open_finder(indexed, bundle_id=fake_embedder.model_id)
-    assert isinstance(finder, ProductFinder)
+    assert isinstance(finder, ProductFinder) and finder.adaptation is None
     result = finder.search_vector(_vec(fake_embedder, shots[1]), k=5)
     skus = [m.product.sku for m in result.matches]
     assert skus[0] == "S4" and len(skus) == len(set(skus)) == 5

@@ -189,7 +189,7 @@ def test_remove_marks_vectors_deleted_then_rebuilds_past_the_share(
     shop, tmp_path, fake_embedder
 ) -> None:
     settings = CatalogSettings(
-        exact_threshold=1, hnsw_m=8, hnsw_ef_construction=40, rebuild_deleted_share=0.3
+        exact_threshold=1, hnsw_m=8, hnsw_ef_construction=40, rebuild_deleted_share=0.3, adapt=0
     )
     db = tmp_path / "store.db"
     import_products(db, shop(10))

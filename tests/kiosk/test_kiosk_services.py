@@ -7,11 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from catalog.decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from catalog.types import Match, Product, SearchResult
 from kiosk.cache import ResultCache, cache_scope, frame_signature
 from kiosk.demo.stills import empty_frame, product_frame
 from kiosk.quality import Hint, QualityChecker, SteadyTimer
-from kiosk.recognizer import Outcome, classify
+from kiosk.recognizer import Outcome, classify, thresholds_for
 from kiosk.settings import QualitySettings, RecognitionSettings, ThermalSettings
 from kiosk.throttle import ThrottleMonitor, read_power
 
@@ -130,9 +131,24 @@ def _result(*scores: float) -> SearchResult:
 
 
 def test_outcomes_from_score_and_margin():
-    s = RecognitionSettings()
+    s = DEFAULT_THRESHOLDS
     assert classify(_result(0.86, 0.70), s) is Outcome.CONFIDENT
     assert classify(_result(0.86, 0.84), s) is Outcome.NOT_SURE  # close runner-up
     assert classify(_result(0.70, 0.50), s) is Outcome.NOT_SURE  # low score
     assert classify(_result(0.45, 0.40), s) is Outcome.NO_MATCH
     assert classify(SearchResult([], 0.0), s) is Outcome.NO_MATCH
+
+
+class _Calibrated:
+    decision_thresholds = DecisionThresholds(0.2, 0.1, 0.1, source="calibrated: test")
+
+
+def test_the_catalogs_thresholds_apply_unless_the_settings_give_their_own():
+    catalog = thresholds_for(_Calibrated(), RecognitionSettings())  # type: ignore[arg-type]
+    assert catalog.source == "calibrated: test"
+    assert classify(_result(0.35, 0.20), catalog) is Outcome.CONFIDENT
+    assert classify(_result(0.35, 0.30), catalog) is Outcome.NOT_SURE
+    mine = thresholds_for(_Calibrated(), RecognitionSettings(confident_margin=0.2))  # type: ignore[arg-type]
+    assert mine.confident_margin == 0.2 and mine.min_score == 0.1
+    assert "settings (confident_margin)" in mine.source
+    assert classify(_result(0.35, 0.20), mine) is Outcome.NOT_SURE

@@ -13,7 +13,8 @@ def test_defaults_are_a_locked_english_kiosk():
     s = load_settings()
     assert s.ui.fullscreen and s.ui.language == "en"
     assert s.recognition.headroom == 1  # a core stays free for the UI and camera
-    assert s.recognition.min_score < s.recognition.confident_score
+    # the decision thresholds come from the catalog's calibration unless set here
+    assert s.recognition.min_score is None and s.recognition.confident_score is None
 
 
 def test_precedence_overrides_then_env_then_toml(tmp_path, monkeypatch):
@@ -33,7 +34,9 @@ def test_precedence_overrides_then_env_then_toml(tmp_path, monkeypatch):
 def test_bad_values_name_the_field_the_variable_and_the_value(tmp_path, monkeypatch):
     monkeypatch.setenv("AISLELENS_CAMERA__FPS", "fast")
     config = tmp_path / "kiosk.toml"
-    config.write_text("[ui]\nidel_timeout_s = 3\n[recognition]\nmin_score = 0.95\n")
+    config.write_text(
+        "[ui]\nidel_timeout_s = 3\n[recognition]\nmin_score = 0.95\nconfident_score = 0.9\n"
+    )
     with pytest.raises(SettingsError) as err:
         load_settings(config)
     text = str(err.value)

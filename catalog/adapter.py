@@ -1,0 +1,397 @@
+"""Fitting and storing a catalog's store adaptation (``catalog index`` runs it last).
+
+Three tables (migration m003) hold it: ``view_embeddings`` (the synthetic views of each
+catalog photo, embedded once and kept until the photo changes, so a re-index only embeds the
+views of new photos), ``adaptation`` (one row: the bundle and embeddings revision it was fitted
+at, the mean and matrix, the decision thresholds calibrated with it) and ``prototypes`` (one
+vector per product in the adapted space). Above ``exact_threshold`` products an HNSW graph of
+the prototypes is written beside the database (``<db>.proto.hnsw``) and its sha256 kept in the
+``adaptation`` row; the kiosk checks it before loading and searches exactly without it.
+
+Everything is written in one transaction, after the graph file: a run killed half-way leaves
+the previous adaptation (or none), never a mixed one. An adaptation whose embeddings revision
+is not the catalog's is stale and not used (the kiosk then searches the plain image index), so
+a catalog is never searched with prototypes that miss its newest photos.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlite_utils import Database
+
+from models import ImageEmbedder, ModelError
+
+from .adaptation import Adaptation, ProductVectors, fit_adaptation, prototypes
+from .augment import synthetic_views
+from .calibration import choose_thresholds, cross_validation_samples
+from .db import get_meta, revisions, set_meta, utc_now
+from .decisions import DecisionThresholds
+from .imagefiles import resolve_stored, sha256_file
+from .index_hnsw import HnswIndex
+from .progress import ProgressFactory, start_progress
+from .settings import CatalogSettings
+
+log = logging.getLogger(__name__)
+
+VIEW_SEED = 20261202
+
+
+@dataclass
+class AdaptReport:
+    """What :func:`refit_adaptation` did."""
+
+    action: str  # "fitted", "unchanged", "off", "nothing to fit"
+    products: int = 0
+    views_embedded: int = 0
+    out_dim: int = 0
+    seconds: float = 0.0
+    thresholds: DecisionThresholds | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredAdaptation:
+    """An adaptation as the finder loads it."""
+
+    adaptation: Adaptation
+    products: int  # how many products have a prototype
+    thresholds: DecisionThresholds
+    embeddings_revision: int
+    revision: int  # bumped by every fit or calibration (part of the catalog version)
+    graph_sha256: str
+
+
+def proto_graph_path(db_path: str | os.PathLike[str]) -> Path:
+    p = Path(db_path)
+    return p.with_name(p.name + ".proto.hnsw")
+
+
+def _blob(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a, dtype=np.float32).tobytes()
+
+
+def _view_products(db: Database, settings: CatalogSettings) -> set[int]:
+    """Products whose catalog photos get synthetic views: all, or a stable sample of them."""
+    ids = [
+        r[0]
+        for r in db.conn.execute("SELECT DISTINCT product_id FROM images WHERE kind = 'catalog'")
+    ]
+    if len(ids) <= settings.adapt_view_products:
+        return set(ids)
+    rng = np.random.default_rng(VIEW_SEED)
+    return set(rng.choice(np.array(ids), settings.adapt_view_products, replace=False).tolist())
+
+
+def _backgrounds(db: Database, n: int = 32) -> list[np.ndarray]:
+    rows = db.conn.execute("SELECT data FROM thumbnails ORDER BY image_id LIMIT ?", [n]).fetchall()
+    out = []
+    for (data,) in rows:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if img is not None:
+            out.append(img)
+    return out
+
+
+def embed_views(
+    db: Database,
+    db_dir: Path,
+    embedder: ImageEmbedder,
+    settings: CatalogSettings,
+    progress: ProgressFactory | None = None,
+) -> int:
+    """Embed the synthetic views of catalog photos that have none yet (or whose photo
+    changed); returns how many photos were done. Each photo's views are committed with it."""
+    n = settings.adapt_views
+    if n <= 0:
+        return 0
+    wanted = _view_products(db, settings)
+    rows = db.conn.execute(
+        "SELECT i.id, i.product_id, i.path, i.sha256, v.sha256, v.bundle_id, v.n "
+        "FROM images i JOIN embeddings e ON e.image_id = i.id "
+        "LEFT JOIN view_embeddings v ON v.image_id = i.id "
+        "WHERE i.kind = 'catalog' ORDER BY i.id"
+    ).fetchall()
+    todo = [
+        (image_id, path, sha)
+        for image_id, pid, path, sha, v_sha, v_bundle, v_n in rows
+        if pid in wanted and (v_sha != sha or v_bundle != embedder.model_id or v_n != n)
+    ]
+    if not todo:
+        return 0
+    backgrounds = _backgrounds(db)
+    bar = start_progress(progress, len(todo), "views")
+    done = 0
+    try:
+        for image_id, stored, sha in todo:
+            try:
+                image = embedder.load(resolve_stored(stored, db_dir))
+            except (ModelError, OSError) as exc:
+                log.warning("no synthetic views of %s: %s", stored, exc)
+                bar.update(1)
+                continue
+            seed = int.from_bytes(hashlib.sha256(sha.encode()).digest()[:4], "little")
+            views = synthetic_views(image, n, seed=seed, backgrounds=backgrounds)
+            vectors = embedder.embed(views, batch_size=settings.batch_size)
+            with db.atomic():
+                db.conn.execute(
+                    "INSERT INTO view_embeddings (image_id, bundle_id, sha256, n, dim, vectors) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET "
+                    "bundle_id = excluded.bundle_id, sha256 = excluded.sha256, n = excluded.n, "
+                    "dim = excluded.dim, vectors = excluded.vectors",
+                    [image_id, embedder.model_id, sha, n, embedder.dim, _blob(vectors)],
+                )
+            done += 1
+            bar.update(1)
+    finally:
+        bar.close()
+    return done
+
+
+def load_product_vectors(db: Database, dim: int, bundle_id: str) -> list[ProductVectors]:
+    """Every product with at least one embedding, with its catalog, enrolled and view vectors."""
+    by_product: dict[int, dict[str, list[np.ndarray]]] = {}
+    for pid, kind, blob in db.conn.execute(
+        "SELECT i.product_id, i.kind, e.vector FROM embeddings e "
+        "JOIN images i ON i.id = e.image_id ORDER BY i.product_id, e.id"
+    ):
+        entry = by_product.setdefault(pid, {"catalog": [], "enrolled": [], "views": []})
+        entry[kind].append(np.frombuffer(blob, np.float32))
+    for pid, n, vdim, blob in db.conn.execute(
+        "SELECT i.product_id, v.n, v.dim, v.vectors FROM view_embeddings v "
+        "JOIN images i ON i.id = v.image_id JOIN embeddings e ON e.image_id = i.id "
+        "WHERE v.bundle_id = ? AND v.sha256 = i.sha256 ORDER BY i.product_id, i.id",
+        [bundle_id],
+    ):
+        if pid in by_product and vdim == dim:
+            by_product[pid]["views"].extend(np.frombuffer(blob, np.float32).reshape(n, dim))
+
+    def stack(rows: list[np.ndarray]) -> np.ndarray:
+        return np.stack(rows) if rows else np.empty((0, dim), np.float32)
+
+    return [
+        ProductVectors(pid, stack(e["catalog"]), stack(e["enrolled"]), stack(e["views"]))
+        for pid, e in sorted(by_product.items())
+    ]
+
+
+def refit_adaptation(
+    db: Database,
+    db_path: Path,
+    settings: CatalogSettings,
+    *,
+    bundle_id: str,
+    dim: int,
+    embedder: ImageEmbedder | None = None,
+    force: bool = False,
+    progress: ProgressFactory | None = None,
+) -> AdaptReport:
+    """Bring the catalog's adaptation in step with its embeddings (the caller holds the lock).
+
+    ``embedder`` (the catalog's bundle) embeds the synthetic views of new catalog photos;
+    without it (``remove``) the adaptation is refitted on the views already stored."""
+    started = time.perf_counter()
+    if not settings.adapt:
+        with db.atomic():
+            db.conn.execute("DELETE FROM adaptation")
+            db.conn.execute("DELETE FROM prototypes")
+        proto_graph_path(db_path).unlink(missing_ok=True)
+        return AdaptReport("off")
+    views = embed_views(db, db_path.parent, embedder, settings, progress) if embedder else 0
+    _, emb_rev = revisions(db)
+    row = db.conn.execute(
+        "SELECT bundle_id, embeddings_revision, params FROM adaptation"
+    ).fetchone()
+    params = _params(settings)
+    if (
+        not force
+        and not views
+        and row is not None
+        and row[0] == bundle_id
+        and row[1] == emb_rev
+        and json.loads(row[2]).get("fit") == params
+    ):
+        return AdaptReport("unchanged", seconds=time.perf_counter() - started)
+    products = load_product_vectors(db, dim, bundle_id)
+    if not products:
+        return AdaptReport("nothing to fit", views_embedded=views)
+    out_dim = settings.projected_dim(dim) if len(products) > settings.exact_threshold else 0
+    adaptation = fit_adaptation(products, shrinkage=settings.adapt_shrinkage, out_dim=out_dim)
+    protos = prototypes(adaptation, products)
+    ids = np.array([p.product_id for p in products], np.int64)
+    samples = cross_validation_samples(adaptation, products, protos)
+    thresholds = choose_thresholds(samples, settings.calibrate_target)
+    graph_sha = ""
+    graph = proto_graph_path(db_path)
+    if len(products) > settings.exact_threshold:
+        graph_sha = _write_graph(graph, protos, ids, settings)
+    with db.atomic():
+        db.conn.execute("DELETE FROM adaptation")
+        db.conn.execute(
+            "INSERT INTO adaptation (id, bundle_id, embeddings_revision, dim, out_dim, mean, "
+            "matrix, params, thresholds, graph_sha256, fitted_at) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                bundle_id,
+                emb_rev,
+                adaptation.dim,
+                adaptation.out_dim,
+                _blob(adaptation.mean),
+                _blob(adaptation.matrix),
+                json.dumps({"fit": params, "products": len(products)}),
+                thresholds.to_json(),
+                graph_sha,
+                utc_now(),
+            ],
+        )
+        db.conn.execute("DELETE FROM prototypes")
+        db.conn.executemany(
+            "INSERT INTO prototypes (product_id, vector) VALUES (?, ?)",
+            [(int(pid), _blob(v)) for pid, v in zip(ids, protos, strict=True)],
+        )
+        _bump_revision(db)
+    if not graph_sha:
+        graph.unlink(missing_ok=True)
+    return AdaptReport(
+        "fitted",
+        products=len(products),
+        views_embedded=views,
+        out_dim=adaptation.out_dim,
+        seconds=time.perf_counter() - started,
+        thresholds=thresholds,
+    )
+
+
+def store_thresholds(db: Database, thresholds: DecisionThresholds) -> None:
+    """Replace the adaptation's decision thresholds (``catalog calibrate``)."""
+    with db.atomic():
+        db.conn.execute("UPDATE adaptation SET thresholds = ?", [thresholds.to_json()])
+        _bump_revision(db)
+
+
+def _bump_revision(db: Database) -> None:
+    set_meta(db, "adaptation_revision", str(int(get_meta(db, "adaptation_revision", "0") or 0) + 1))
+
+
+def _params(settings: CatalogSettings) -> dict[str, float | int]:
+    return {
+        "shrinkage": settings.adapt_shrinkage,
+        "views": settings.adapt_views,
+        "view_products": settings.adapt_view_products,
+        "target": settings.calibrate_target,
+    }
+
+
+def _write_graph(path: Path, protos: np.ndarray, ids: np.ndarray, settings: CatalogSettings) -> str:
+    """The prototypes' HNSW graph, written to a temporary file, fsynced and swapped in."""
+    graph = HnswIndex(
+        protos.shape[1],
+        m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef=settings.hnsw_ef,
+        capacity=len(ids),
+        threads=settings.build_threads,
+    )
+    graph.add(protos, ids)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        graph.save(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        digest = sha256_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest
+
+
+def load_adaptation(db: Database, bundle_id: str) -> StoredAdaptation | None:
+    """The catalog's current adaptation, or None when there is none or it is stale."""
+    if "adaptation" not in db.table_names():
+        return None
+    row = db.conn.execute(
+        "SELECT bundle_id, embeddings_revision, dim, out_dim, mean, matrix, thresholds, "
+        "graph_sha256 FROM adaptation"
+    ).fetchone()
+    if row is None:
+        return None
+    stored_bundle, emb_rev, dim, out_dim, mean, matrix, thresholds, graph_sha = row
+    if stored_bundle != bundle_id or emb_rev != revisions(db)[1]:
+        return None
+    count = db.conn.execute("SELECT count(*) FROM prototypes").fetchone()[0]
+    if not count:
+        return None
+    adaptation = Adaptation(
+        np.frombuffer(mean, np.float32).copy(),
+        np.frombuffer(matrix, np.float32).reshape(dim, out_dim).copy(),
+    )
+    return StoredAdaptation(
+        adaptation,
+        count,
+        DecisionThresholds.from_json(thresholds),
+        emb_rev,
+        int(get_meta(db, "adaptation_revision", "0") or 0),
+        graph_sha,
+    )
+
+
+def load_prototypes(
+    db: Database, out_dim: int, product_ids: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(product ids, [n, out_dim] prototypes): all of them, or those of ``product_ids``."""
+    if product_ids is None:
+        rows = db.conn.execute("SELECT product_id, vector FROM prototypes ORDER BY product_id")
+    else:
+        ids = [int(i) for i in product_ids]
+        marks = ",".join("?" * len(ids))
+        rows = db.conn.execute(
+            f"SELECT product_id, vector FROM prototypes WHERE product_id IN ({marks}) "
+            "ORDER BY product_id",
+            ids,
+        )
+    found, vectors = [], []
+    for pid, blob in rows:
+        found.append(pid)
+        vectors.append(np.frombuffer(blob, np.float32))
+    if not found:
+        return np.empty(0, np.int64), np.empty((0, out_dim), np.float32)
+    return np.array(found, np.int64), np.stack(vectors)
+
+
+def load_proto_graph(
+    db_path: Path, stored: StoredAdaptation, settings: CatalogSettings
+) -> HnswIndex | None:
+    """The prototypes' HNSW graph after checking its sha256, or None (search exactly)."""
+    if not stored.graph_sha256:
+        return None
+    path = proto_graph_path(db_path)
+    try:
+        if sha256_file(path) != stored.graph_sha256:
+            log.warning("%s: checksum does not match the catalog; searching exactly", path)
+            return None
+        graph = HnswIndex.load(
+            path, stored.adaptation.out_dim, ef=settings.hnsw_ef, threads=settings.build_threads
+        )
+    except (OSError, RuntimeError, ValueError, MemoryError) as exc:
+        log.warning("%s: unusable (%s); searching exactly", path, exc)
+        return None
+    if len(graph) != stored.products:
+        log.warning(
+            "%s: holds %d prototypes, the catalog %d; searching exactly",
+            path,
+            len(graph),
+            stored.products,
+        )
+        return None
+    return graph

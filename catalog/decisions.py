@@ -1,0 +1,83 @@
+"""What a scan shows the shopper, from its search result: "found", "not sure" or "no match".
+
+One rule for the kiosk, ``catalog eval`` and ``catalog calibrate``: *found* ("We found it") when
+the best score is at least ``confident_score`` and its margin to the runner-up at least
+``confident_margin``; *no match* when the best score is below ``min_score``; *not sure*
+("Is it one of these?") otherwise. The thresholds come from the catalog (chosen by
+:mod:`catalog.calibration` for a target precision of "found"), else from these defaults, which
+suit raw cosine scores of the default bundle; the kiosk's settings override either.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .types import SearchResult
+
+
+class Decision(enum.Enum):
+    FOUND = "found"
+    NOT_SURE = "not_sure"
+    NO_MATCH = "no_match"
+
+
+@dataclass(frozen=True)
+class DecisionThresholds:
+    """The three numbers behind a decision, and where they came from."""
+
+    confident_score: float = 0.75
+    confident_margin: float = 0.05
+    min_score: float = 0.60
+    #: "default", "calibrated: …" (how, on what, for which precision), or "settings"
+    source: str = "default"
+    #: what the calibration measured: share of scans shown "found" and their precision
+    measured: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DecisionThresholds:
+        data = json.loads(text)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def overridden(
+        self,
+        *,
+        confident_score: float | None = None,
+        confident_margin: float | None = None,
+        min_score: float | None = None,
+    ) -> DecisionThresholds:
+        """These thresholds with any value the settings give replacing the catalog's."""
+        given: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("confident_score", confident_score),
+                ("confident_margin", confident_margin),
+                ("min_score", min_score),
+            )
+            if v is not None
+        }
+        if not given:
+            return self
+        return replace(self, **given, source=f"settings ({', '.join(given)}) over {self.source}")
+
+
+DEFAULT_THRESHOLDS = DecisionThresholds()
+
+
+def decide(score: float | None, margin: float, thresholds: DecisionThresholds) -> Decision:
+    """The decision for a best score (None: nothing found) and its margin to the runner-up."""
+    if score is None or score < thresholds.min_score:
+        return Decision.NO_MATCH
+    if score >= thresholds.confident_score and margin >= thresholds.confident_margin:
+        return Decision.FOUND
+    return Decision.NOT_SURE
+
+
+def decide_result(result: SearchResult, thresholds: DecisionThresholds) -> Decision:
+    best = result.matches[0].score if result.matches else None
+    return decide(best, result.margin, thresholds)
