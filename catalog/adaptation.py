@@ -83,20 +83,30 @@ class Adaptation:
         return total
 
 
+#: the statistics are estimated on at most this many products (a seeded sample): they settle
+#: long before that, and the fit's cost stays a few seconds however large the catalog
+FIT_PRODUCTS = 5000
+
+
 def fit_adaptation(
     products: Iterable[ProductVectors],
     *,
     shrinkage: float = DEFAULT_SHRINKAGE,
     out_dim: int = 0,
     chunk: int = 8192,
+    max_products: int = FIT_PRODUCTS,
+    seed: int = 0,
 ) -> Adaptation:
-    """Fit the adaptation on the store's products (streamed, so 100k products fit in memory).
+    """Fit the adaptation on the store's products.
 
     ``out_dim`` (0: keep every dimension) first cuts the space to that many principal
     components of the store's photos."""
     products = list(products)
     if not products:
         raise ValueError("no product vectors to fit an adaptation on")
+    if len(products) > max_products:
+        pick = np.random.default_rng(seed).choice(len(products), max_products, replace=False)
+        products = [products[i] for i in np.sort(pick)]
     d = products[0].catalog.shape[1] if len(products[0].catalog) else products[0].all().shape[1]
     total = np.zeros(d, np.float64)
     count = 0

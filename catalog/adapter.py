@@ -4,7 +4,7 @@ Three tables (migration m003) hold it: ``view_embeddings`` (the synthetic views 
 catalog photo, embedded once and kept until the photo changes, so a re-index only embeds the
 views of new photos), ``adaptation`` (one row: the bundle and embeddings revision it was fitted
 at, the mean and matrix, the decision thresholds calibrated with it) and ``prototypes`` (one
-vector per product in the adapted space). Above ``exact_threshold`` products an HNSW graph of
+vector per product in the adapted space). Above ``exact_threshold`` products (from that many on) an HNSW graph of
 the prototypes is written beside the database (``<db>.proto.hnsw``) and its sha256 kept in the
 ``adaptation`` row; the kiosk checks it before loading and searches exactly without it.
 
@@ -32,9 +32,10 @@ from models import ImageEmbedder, ModelError
 
 from .adaptation import Adaptation, ProductVectors, fit_adaptation, prototypes
 from .augment import synthetic_views
-from .calibration import choose_thresholds, cross_validation_samples
-from .db import get_meta, revisions, set_meta, utc_now
+from .calibration import PESSIMISM, Samples, choose_thresholds, cross_validation_samples
+from .db import get_meta, open_catalog, revisions, set_meta, utc_now, write_lock
 from .decisions import DecisionThresholds
+from .errors import CatalogError
 from .imagefiles import resolve_stored, sha256_file
 from .index_hnsw import HnswIndex
 from .progress import ProgressFactory, start_progress
@@ -223,15 +224,16 @@ def refit_adaptation(
     products = load_product_vectors(db, dim, bundle_id)
     if not products:
         return AdaptReport("nothing to fit", views_embedded=views)
-    out_dim = settings.projected_dim(dim) if len(products) > settings.exact_threshold else 0
+    large = len(products) >= settings.exact_threshold
+    out_dim = settings.projected_dim(dim) if large else 0
     adaptation = fit_adaptation(products, shrinkage=settings.adapt_shrinkage, out_dim=out_dim)
     protos = prototypes(adaptation, products)
     ids = np.array([p.product_id for p in products], np.int64)
     samples = cross_validation_samples(adaptation, products, protos)
-    thresholds = choose_thresholds(samples, settings.calibrate_target)
+    thresholds = choose_thresholds(samples, settings.calibrate_target, pessimism=PESSIMISM)
     graph_sha = ""
     graph = proto_graph_path(db_path)
-    if len(products) > settings.exact_threshold:
+    if large:
         graph_sha = _write_graph(graph, protos, ids, settings)
     with db.atomic():
         db.conn.execute("DELETE FROM adaptation")
@@ -395,3 +397,38 @@ def load_proto_graph(
         )
         return None
     return graph
+
+
+def calibrate_catalog(
+    db_path: str | os.PathLike[str],
+    *,
+    scans: Samples | None = None,
+    target: float,
+    settings: CatalogSettings,
+) -> DecisionThresholds:
+    """Choose and store the decision thresholds for ``target`` precision of "found".
+
+    ``scans``: labelled photos already searched against the catalog (used as they are);
+    without them, the pessimistic cross-validation over the store's own photos."""
+    db_path = Path(db_path)
+    with write_lock(db_path):
+        db = open_catalog(db_path)
+        try:
+            bundle_id = get_meta(db, "bundle_id") or ""
+            stored = load_adaptation(db, bundle_id)
+            if stored is None:
+                raise CatalogError(
+                    f"{db_path}: no current store adaptation to calibrate; run "
+                    f"`aislelens catalog index --db {db_path}` first"
+                )
+            if scans is None:
+                products = load_product_vectors(db, stored.adaptation.dim, bundle_id)
+                protos = prototypes(stored.adaptation, products)
+                samples = cross_validation_samples(stored.adaptation, products, protos)
+                thresholds = choose_thresholds(samples, target, pessimism=PESSIMISM)
+            else:
+                thresholds = choose_thresholds(scans, target)
+            store_thresholds(db, thresholds)
+        finally:
+            db.close()
+    return thresholds

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from .cli_calibrate import calibrate
 from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
 from .cli_search import eval_cmd, search
 from .enroll import EnrollItem, enroll_images, read_enroll_file, remove_products
@@ -182,6 +183,18 @@ def index(
                 + (f"; {ix.reason}" if ix.action == "rebuilt" and ix.reason else "")
                 + ")"
             )
+    ad = report.adaptation
+    if ad is not None and ad.action == "fitted" and ad.thresholds is not None:
+        m = ad.thresholds.measured
+        click.echo(
+            f"store adaptation: fitted on {ad.products} products "
+            f"({ad.views_embedded} photos' synthetic views embedded, {ad.seconds:.1f} s); "
+            f"'We found it' at margin ≥ {ad.thresholds.confident_margin:.3f} "
+            f"(cross-validated: shown {m.get('found_share', 0):.0%}, "
+            f"right {m.get('found_precision', 0):.0%})"
+        )
+    elif ad is not None:
+        click.echo(f"store adaptation: {ad.action}")
     echo_list("skipped (fix or remove these photos)", [f"{s}: {r}" for s, r in report.failed])
     echo_list("photos missing, stored vectors kept", [f"{s}: {r}" for s, r in report.kept_missing])
     if report.failed:
@@ -243,3 +256,4 @@ def check(ctx: click.Context, db: Path) -> None:
 
 catalog.add_command(search)
 catalog.add_command(eval_cmd)
+catalog.add_command(calibrate)

@@ -164,6 +164,23 @@ def eval_cmd(ctx: click.Context, db: Path, queries: Path, k: int, as_json: bool)
     )
     for cat, figures in report.per_category.items():
         click.echo(f"  {cat:<20} n={figures['n']:<5} Recall@1 {figures['recall_at_1']:.3f}")
+    d = report.decisions
+    t = d.thresholds
+    click.echo(
+        f"kiosk decisions (score ≥ {t.confident_score:.3f} and margin ≥ "
+        f"{t.confident_margin:.3f} for 'found', score < {t.min_score:.3f} for 'no match'; "
+        f"{t.source}):"
+    )
+    n = max(1, d.n)
+    click.echo(
+        f"  We found it       {d.found:>5} ({d.found / n:.0%})  right {d.found_correct}"
+        f" ({d.found_precision:.1%})"
+    )
+    click.echo(
+        f"  Is it one of these? {d.not_sure:>3} ({d.not_sure / n:.0%})  right one among the "
+        f"candidates {d.not_sure_in_candidates}"
+    )
+    click.echo(f"  No match          {d.no_match:>5} ({d.no_match / n:.0%})")
     echo_list(
         "most confused (true → found: times)", [f"{t} → {f}: {c}" for t, f, c in report.confused]
     )

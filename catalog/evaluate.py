@@ -20,12 +20,63 @@ import numpy as np
 from models import ImageEmbedder
 from models.metrics import retrieval_scores
 
+from .decisions import DEFAULT_THRESHOLDS, Decision, DecisionThresholds, decide_result
 from .finder import CatalogFinder
 from .importfile import ImportIssue, read_image_sku_rows
 from .progress import ProgressFactory, start_progress, ticker
 from .settings import CatalogSettings
 
 RANK_DEPTH = 100
+#: candidates the kiosk shows under "Is it one of these?" (its default recognition.top_k)
+CANDIDATES = 5
+
+
+@dataclass
+class DecisionCounts:
+    """How often each kiosk decision would be shown for the queries, and how often it is right."""
+
+    found: int = 0
+    found_correct: int = 0
+    not_sure: int = 0
+    not_sure_in_candidates: int = 0  # the right product among the candidates shown
+    no_match: int = 0
+    thresholds: DecisionThresholds = DEFAULT_THRESHOLDS
+
+    def add(self, decision: Decision, correct: bool, in_candidates: bool) -> None:
+        if decision is Decision.FOUND:
+            self.found += 1
+            self.found_correct += correct
+        elif decision is Decision.NOT_SURE:
+            self.not_sure += 1
+            self.not_sure_in_candidates += in_candidates
+        else:
+            self.no_match += 1
+
+    @property
+    def n(self) -> int:
+        return self.found + self.not_sure + self.no_match
+
+    @property
+    def found_precision(self) -> float:
+        return self.found_correct / self.found if self.found else 0.0
+
+    @property
+    def found_share(self) -> float:
+        return self.found / self.n if self.n else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        t = self.thresholds
+        return {
+            "found": {"n": self.found, "correct": self.found_correct},
+            "not_sure": {"n": self.not_sure, "correct_in_candidates": self.not_sure_in_candidates},
+            "no_match": {"n": self.no_match},
+            "thresholds": {
+                "confident_score": round(t.confident_score, 4),
+                "confident_margin": round(t.confident_margin, 4),
+                "min_score": round(t.min_score, 4),
+                "source": t.source,
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -49,6 +100,7 @@ class EvalReport:
     not_in_catalog: int = 0  # queries whose SKU the catalog lacks (counted as misses)
     index_kind: str = ""
     catalog_size: int = 0  # reference vectors searched
+    decisions: DecisionCounts = field(default_factory=DecisionCounts)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +116,7 @@ class EvalReport:
             "not_in_catalog": self.not_in_catalog,
             "index_kind": self.index_kind,
             "catalog_size": self.catalog_size,
+            "decisions": self.decisions.as_dict(),
         }
 
 
@@ -79,19 +132,27 @@ def evaluate_vectors(
     skus: Sequence[str],
     *,
     k: int = 10,
+    thresholds: DecisionThresholds | None = None,
 ) -> EvalReport:
-    """Score already embedded queries against the catalog."""
+    """Score already embedded queries against the catalog; ``thresholds`` (default: the
+    catalog's) decide what the kiosk would have shown for each."""
     depth = max(1, min(RANK_DEPTH, finder.searchable_products))
     ranks = np.zeros(len(skus), dtype=np.int64)
     latencies: list[float] = []
     confusions: Counter[tuple[str, str]] = Counter()
     categories: dict[str, str] = {}
+    decisions = DecisionCounts(thresholds=thresholds or finder.decision_thresholds)
     for i, (vector, sku) in enumerate(zip(vectors, skus, strict=True)):
         t0 = time.perf_counter()
-        finder.search_vector(vector, k=k)
+        shown = finder.search_vector(vector, k=k)
         latencies.append((time.perf_counter() - t0) * 1e3)
         found = [m.product.sku for m in finder.search_vector(vector, k=depth).matches]
         ranks[i] = found.index(sku) + 1 if sku in found else 0
+        decisions.add(
+            decide_result(shown, decisions.thresholds),
+            correct=ranks[i] == 1,
+            in_candidates=1 <= ranks[i] <= CANDIDATES,
+        )
         if found and found[0] != sku:
             confusions[(sku, found[0])] += 1
         if sku not in categories:
@@ -121,6 +182,7 @@ def evaluate_vectors(
         not_in_catalog=sum(1 for s in skus if not categories.get(s) and finder.product(s) is None),
         index_kind=finder.index_kind,
         catalog_size=len(finder),
+        decisions=decisions,
     )
 
 

@@ -19,10 +19,13 @@ from catalog import (
     BundleMismatchError,
     CatalogError,
     CatalogNotFoundError,
+    SchemaError,
     catalog_version_on_disk,
+    enroll_images,
     import_products,
     index_catalog,
     open_finder,
+    read_enroll_file,
 )
 from catalog.types import ProductFinder
 from models import ImageEmbedder, ModelError
@@ -174,9 +177,11 @@ def open_demo_catalog(
     db = assets.root / "catalog.db"
     try:
         finder = open_finder(db, bundle_id=embedder.model_id)
-        if len(finder) > 0:
+        if len(finder) > 0 and finder.adaptation is not None:
             return finder
-        finder.close()
+        finder.close()  # not indexed yet, or cached by a release without the store adaptation
+        rebuild = False
+    except SchemaError:  # cached by an older release: `index` migrates it
         rebuild = False
     except CatalogNotFoundError:
         if progress:
@@ -184,6 +189,10 @@ def open_demo_catalog(
         report = import_products(db, assets.products_file)
         if report.issues:
             raise KioskError(f"demo catalog import: {report.issues[0]}") from None
+        items, issues = read_enroll_file(assets.enroll_file)
+        enrolled = enroll_images(db, items)
+        if issues or enrolled.issues:
+            raise KioskError(f"demo enrolment: {(issues + enrolled.issues)[0]}") from None
         rebuild = False
     except BundleMismatchError:
         rebuild = True  # another model made the stored vectors: re-embed with this one

@@ -28,8 +28,8 @@ from .products import DEMO_PRODUCTS, DemoProduct, catalog_photo
 log = logging.getLogger(__name__)
 
 #: bump when the drawings, the script or the file layout change: old builds are then ignored
-DEMO_VERSION = 1
-ENROLLED_SHOTS = 5  # extra reference photos per product, as staff would enrol them
+DEMO_VERSION = 2  # 2: the in-store shots are enrolled (enroll.csv), not catalog photos
+ENROLLED_SHOTS = 5  # in-store photos per product, as staff would enrol them
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class DemoAssets:
 
     root: Path
     products_file: Path  # products.json: the catalog import file (with image paths)
+    enroll_file: Path  # enroll.csv: the in-store shots to enrol (image, sku)
     camera: Path  # the replay video
     shots: list[dict]  # [{"sku": ..., "start": frame, "end": frame}] of the held shots
 
@@ -97,16 +98,19 @@ def build_demo(
 
 def _load(root: Path) -> DemoAssets:
     meta = json.loads((root / "demo.json").read_text())
-    return DemoAssets(root, root / "products.json", root / "camera.mp4", meta["shots"])
+    return DemoAssets(
+        root, root / "products.json", root / "enroll.csv", root / "camera.mp4", meta["shots"]
+    )
 
 
 def _write_products(
     root: Path, items: Sequence[DemoProduct], progress: Callable[[str, int, int], None] | None
 ) -> None:
-    """Catalog photo plus enrolled shots per product, and products.json describing them."""
+    """Catalog photo per product (products.json) and in-store shots of it (enroll.csv)."""
     rng = np.random.default_rng(11)
     bg = scenes.background(7)
     rows = []
+    enrolled = ["image,sku"]
     for n, item in enumerate(items):
         p = item.product
         drawing = item.draw()
@@ -119,12 +123,13 @@ def _write_products(
             frame = scenes.render(shot, 0, drawing, bg, rng)
             side = int(0.8 * min(frame.shape[:2]))
             y0, x0 = (frame.shape[0] - side) // 2, (frame.shape[1] - side) // 2
-            names.append(f"{p.sku}-shot{k + 1}.jpg")
+            name = f"{p.sku}-shot{k + 1}.jpg"
             cv2.imwrite(
-                str(root / "images" / names[-1]),
+                str(root / "images" / name),
                 frame[y0 : y0 + side, x0 : x0 + side],
                 [cv2.IMWRITE_JPEG_QUALITY, 92],
             )
+            enrolled.append(f"images/{name},{p.sku}")
         rows.append(
             {
                 "sku": p.sku,
@@ -141,6 +146,7 @@ def _write_products(
         if progress:
             progress("drawing products", n + 1, len(items))
     (root / "products.json").write_text(json.dumps(rows, indent=1))
+    (root / "enroll.csv").write_text("\n".join(enrolled) + "\n")
 
 
 def _write_video(

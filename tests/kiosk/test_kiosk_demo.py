@@ -29,7 +29,9 @@ def test_every_demo_product_is_drawn_distinctly():
 def test_the_demo_is_built_once_then_reused(demo_assets):
     meta = json.loads((demo_assets.root / "demo.json").read_text())
     rows = json.loads(demo_assets.products_file.read_text())
-    assert len(rows) == 12 and all(len(r["images"]) == 6 for r in rows)
+    assert len(rows) == 12 and all(len(r["images"]) == 1 for r in rows)
+    shots = demo_assets.enroll_file.read_text().splitlines()[1:]
+    assert len(shots) == 12 * 5 and {s.split(",")[1] for s in shots} == {r["sku"] for r in rows}
     assert {s["sku"] for s in meta["shots"]} == {r["sku"] for r in rows}
     t0 = time.monotonic()
     again = build_demo(demo_assets.root.parent, tuple(_items(rows)), hold_s=1.2)

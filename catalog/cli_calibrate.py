@@ -1,0 +1,104 @@
+"""``aislelens catalog calibrate``: choose the kiosk's decision thresholds for a precision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .adapter import calibrate_catalog
+from .calibration import DEFAULT_TARGET, Samples
+from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
+from .evaluate import CANDIDATES, read_queries
+from .finder import open_finder
+from .progress import start_progress, ticker
+
+
+@click.command()
+@db_option
+@click.argument(
+    "queries", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0.5, 0.999),
+    default=DEFAULT_TARGET,
+    show_default=True,
+    help="Share of 'We found it' answers that must be right.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the thresholds as JSON.")
+@click.pass_context
+def calibrate(
+    ctx: click.Context, db: Path, queries: Path | None, target: float, as_json: bool
+) -> None:
+    """Choose when the kiosk says "We found it", for a target precision, and store it.
+
+    Without QUERIES: by cross-validation over the store's own enrolled shots (pessimistic: a
+    product's shots are taken out of its prototype and searched). With QUERIES (a CSV with
+    image and sku columns, like `eval`): from those labelled photos, best taken on another day
+    than the enrolled shots. `catalog index` calibrates by itself; the kiosk uses the stored
+    thresholds unless its settings give their own.
+
+    \b
+    Examples:
+      aislelens catalog calibrate --db store.db
+      aislelens catalog calibrate --db store.db checkout-photos.csv --target 0.98
+    """
+    settings = settings_of(ctx)
+    scans = None
+    skipped: list[str] = []
+    if queries is not None:
+        items, issues = read_queries(queries)
+        skipped = [str(i) for i in issues]
+        finder = open_finder(db, settings=settings)
+        try:
+            embedder, _ = open_embedder(db, None, None)
+            bar = start_progress(progress_bar, len(items), "calibrate")
+            try:
+                result = embedder.embed_files(
+                    [str(q.path) for q in items],
+                    batch_size=settings.batch_size,
+                    workers=settings.decode_workers,
+                    progress=ticker(bar),
+                )
+            finally:
+                bar.close()
+            skipped += [f"row {items[i].row}: {why}" for i, why in result.failed]
+            score, margin, correct, top = [], [], [], []
+            for vector, i in zip(result.vectors, result.ok, strict=True):
+                found = finder.search_vector(vector, k=CANDIDATES)
+                skus = [m.product.sku for m in found.matches]
+                score.append(found.matches[0].score if found.matches else -1.0)
+                margin.append(found.margin)
+                correct.append(bool(skus) and skus[0] == items[i].sku)
+                top.append(items[i].sku in skus)
+        finally:
+            finder.close()
+        scans = Samples(
+            np.array(score),
+            np.array(margin),
+            np.array(correct, bool),
+            np.array(top, bool),
+            f"labelled photos ({queries.name})",
+        )
+    t = calibrate_catalog(db, scans=scans, target=target, settings=settings)
+    if as_json:
+        click.echo(json.dumps(json.loads(t.to_json()), ensure_ascii=False))
+        return
+    m = t.measured
+    click.echo(f"thresholds stored in {db}: {t.source}")
+    if t.confident_margin > 1.0:
+        click.echo(
+            f"  'We found it': never — no margin reaches {target:.0%} right on these scans; "
+            "enrol more shots per product or calibrate on labelled photos"
+        )
+    else:
+        click.echo(
+            f"  'We found it' when the best product leads by ≥ {t.confident_margin:.3f} "
+            f"(on these scans: shown {m.get('found_share', 0):.0%}, right "
+            f"{m.get('found_precision', 0):.1%})"
+        )
+    click.echo(f"  'No match' below a score of {t.min_score:.3f}")
+    echo_list("skipped", skipped)

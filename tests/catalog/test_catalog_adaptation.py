@@ -1,0 +1,177 @@
+"""The store adaptation: fitted by `index`, searched by the finder, calibrated, kept in step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from catalog_images import shop_photo
+from click.testing import CliRunner
+
+from catalog import (
+    CatalogSettings,
+    EnrollItem,
+    enroll_images,
+    import_products,
+    index_catalog,
+    open_finder,
+    remove_products,
+)
+from catalog.adaptation import ProductVectors, fit_adaptation, prototypes
+from catalog.adapter import proto_graph_path
+from catalog.calibration import Samples, choose_thresholds
+from kiosk.cli import cli
+
+
+def _clustered(seed: int = 0):
+    """Products that differ a little along some directions, photos that vary a lot along
+    others (light, angle): the nuisance a frozen model puts into its embeddings."""
+    rng = np.random.default_rng(seed)
+    d, n = 64, 30
+    nuisance = np.linalg.qr(rng.normal(size=(d, 6)))[0].T  # 6 shared directions
+    centres = rng.normal(size=(n, d)) * 0.3
+
+    def photos(j: int, count: int) -> np.ndarray:
+        x = (
+            centres[j]
+            + rng.normal(size=(count, 6)) @ nuisance * 3
+            + rng.normal(size=(count, d)) * 0.1
+        )
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    products = [ProductVectors(j, photos(j, 1), photos(j, 3), photos(j, 8)) for j in range(n)]
+    queries = [(j, photos(j, 1)[0]) for j in range(n) for _ in range(5)]
+    return products, queries
+
+
+def test_whitening_suppresses_what_varies_within_a_product():
+    products, queries = _clustered()
+    adaptation = fit_adaptation(products)
+    protos = prototypes(adaptation, products)
+    adapted = np.mean(
+        [np.argmax(protos @ adaptation.transform(q[None])[0]) == j for j, q in queries]
+    )
+    refs = [(p.product_id, v) for p in products for v in np.concatenate([p.catalog, p.enrolled])]
+    raw = np.mean([max(refs, key=lambda r, q=q: float(r[1] @ q))[0] == j for j, q in queries])
+    assert adapted >= raw + 0.2, (adapted, raw)
+    # cut to fewer dimensions it still works, and the transform is what the finder applies
+    small = fit_adaptation(products, out_dim=16)
+    assert small.out_dim == 16 and small.transform(queries[0][1][None]).shape == (1, 16)
+    assert np.allclose(np.linalg.norm(small.transform(products[0].views), axis=1), 1.0)
+
+
+def test_thresholds_reach_the_target_precision_or_never_say_found():
+    rng = np.random.default_rng(1)
+    margin = rng.uniform(0, 0.4, 400)
+    correct = rng.uniform(0, 0.4, 400) < margin + 0.05  # the larger the margin, the likelier right
+    samples = Samples(rng.uniform(0.2, 0.8, 400), margin, correct, correct | (margin > 0.1), "t")
+    t = choose_thresholds(samples, 0.95)
+    shown = samples.margin >= t.confident_margin
+    assert samples.correct[shown].mean() >= 0.95 and 0.1 < shown.mean() < 0.9
+    assert t.measured["found_share"] == pytest.approx(shown.mean(), abs=0.01)
+    assert t.min_score < np.quantile(samples.score, 0.01)
+    few = Samples(samples.score[:10], samples.margin[:10], samples.correct[:10], correct[:10], "t")
+    assert choose_thresholds(few, 0.95).confident_margin > 1.0  # too few scans: never "found"
+
+
+@pytest.fixture
+def adapted(shop, tmp_path, fake_embedder, write_image) -> Path:
+    db = tmp_path / "store.db"
+    import_products(db, shop(8))
+    shots = [
+        EnrollItem(f"S{i}", write_image(tmp_path / f"s{i}_{k}.jpg", shop_photo(i, k)))
+        for i in range(8)
+        for k in range(3)
+    ]
+    enroll_images(db, shots)
+    report = index_catalog(db, fake_embedder, settings=CatalogSettings(adapt_views=4))
+    assert report.adaptation is not None and report.adaptation.action == "fitted"
+    assert report.adaptation.products == 8 and report.adaptation.views_embedded == 8
+    return db
+
+
+def test_index_fits_it_and_the_finder_searches_prototypes(adapted, tmp_path, fake_embedder):
+    finder = open_finder(adapted, bundle_id=fake_embedder.model_id)
+    assert finder.adaptation is not None and len(finder) == 8  # one prototype per product
+    assert finder.decision_thresholds.source.startswith("calibrated: cross-validation")
+    photo = fake_embedder.embed([str(tmp_path / "shop" / "images" / "p5.jpg")])[0]
+    result = finder.search_vector(photo, k=3)
+    assert result.matches[0].product.sku == "S5" and len(result.matches) == 3
+    assert [m.product.sku for m in finder.similar("S5", k=3)] != [] and all(
+        m.product.sku != "S5" for m in finder.similar("S5", k=3)
+    )
+    only = finder.search_vector(photo, k=3, category=result.matches[1].product.category)
+    assert {m.product.category for m in only.matches} == {result.matches[1].product.category}
+    version = finder.catalog_version
+    finder.close()
+    # unchanged catalog: nothing refitted, no views embedded again
+    again = index_catalog(adapted, fake_embedder, settings=CatalogSettings(adapt_views=4))
+    assert again.adaptation is not None and again.adaptation.action == "unchanged"
+    # a new enrolled shot makes the stored adaptation stale until `index` refits it
+    enroll_images(adapted, [EnrollItem("S2", tmp_path / "s5_0.jpg")])
+    index_catalog(adapted, fake_embedder, settings=CatalogSettings(adapt_views=4))
+    finder = open_finder(adapted, bundle_id=fake_embedder.model_id)
+    assert finder.adaptation is not None and finder.catalog_version != version
+    finder.close()
+    # removing products refits on what is left, without a model
+    remove_products(adapted, ["S0", "S1"])
+    finder = open_finder(adapted, bundle_id=fake_embedder.model_id)
+    assert finder.adaptation is not None and len(finder) == 6
+    finder.close()
+
+
+def test_a_stale_adaptation_is_not_used(adapted, tmp_path, fake_embedder):
+    enroll_images(adapted, [EnrollItem("S3", tmp_path / "s4_1.jpg")])
+    index_catalog(adapted, fake_embedder, settings=CatalogSettings(adapt=0, adapt_views=4))
+    finder = open_finder(adapted, bundle_id=fake_embedder.model_id)
+    assert finder.adaptation is None and finder.decision_thresholds.source == "default"
+    finder.close()
+
+
+def test_large_catalogs_get_a_checked_prototype_graph(shop, tmp_path, fake_embedder):
+    db = tmp_path / "store.db"
+    import_products(db, shop(12))
+    settings = CatalogSettings(exact_threshold=4, adapt_views=3, index_dim=32, hnsw_m=8)
+    index_catalog(db, fake_embedder, settings=settings)
+    graph = proto_graph_path(db)
+    assert graph.exists()
+    finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
+    assert finder.index_kind == "adapted prototypes (hnsw)"
+    assert finder.adaptation is not None and finder.adaptation.adaptation.out_dim == 32
+    photo = fake_embedder.embed([str(tmp_path / "shop" / "images" / "p7.jpg")])[0]
+    assert finder.search_vector(photo, k=2).matches[0].product.sku == "S7"
+    finder.close()
+    graph.write_bytes(graph.read_bytes()[:-100])  # damaged: searched exactly, still right
+    finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
+    assert finder.index_kind == "adapted prototypes (exact)"
+    assert finder.search_vector(photo, k=2).matches[0].product.sku == "S7"
+    finder.close()
+
+
+@pytest.mark.slow
+def test_calibrate_and_eval_decisions_from_the_command_line(adapted, tmp_path):
+    queries = tmp_path / "queries.csv"
+    queries.write_text(
+        "image,sku\n" + "".join(f"s{i}_{k}.jpg,S{i}\n" for i in range(8) for k in range(3))
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["catalog", "eval", "--db", str(adapted), str(queries), "--json"])
+    assert result.exit_code == 0, result.output
+    decisions = json.loads(result.output)["decisions"]
+    n = decisions["found"]["n"] + decisions["not_sure"]["n"] + decisions["no_match"]["n"]
+    assert n == 24 and decisions["found"]["correct"] <= decisions["found"]["n"]
+    assert decisions["thresholds"]["source"].startswith("calibrated")
+    before = open_finder(adapted).catalog_version
+    result = runner.invoke(
+        cli, ["catalog", "calibrate", "--db", str(adapted), str(queries), "--target", "0.9"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "labelled photos (queries.csv)" in result.output
+    finder = open_finder(adapted)
+    assert "queries.csv" in finder.decision_thresholds.source
+    assert finder.catalog_version != before  # the kiosk notices and reopens
+    finder.close()
+    text = runner.invoke(cli, ["catalog", "eval", "--db", str(adapted), str(queries)])
+    assert "We found it" in text.output and "Is it one of these?" in text.output
