@@ -79,14 +79,21 @@ class FillerAwareEngine:
 
 
 def build_catalog(n: int, demo_products: Path) -> Path:
-    """``n`` products (the demo's plus fillers) imported and indexed; cached."""
+    """``n`` products (the demo's, with their enrolled shots, plus fillers) imported and
+    indexed, with the store adaptation (synthetic views for a sample of 200 products); cached."""
     from bench.synthetic import EmbeddingModel
-    from catalog import import_products, index_catalog
+    from catalog import (
+        CatalogSettings,
+        enroll_images,
+        import_products,
+        index_catalog,
+        read_enroll_file,
+    )
     from kiosk.services import open_embedder
     from kiosk.settings import load_settings
 
-    db = CACHE / f"catalog-{n}.db"
-    if (CACHE / f"catalog-{n}.done").exists():
+    db = CACHE / f"catalog-v2-{n}.db"
+    if (CACHE / f"catalog-v2-{n}.done").exists():
         return db
     folder = CACHE / f"fillers-{n}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,6 +125,7 @@ def build_catalog(n: int, demo_products: Path) -> Path:
         path.unlink(missing_ok=True)
     t0 = time.perf_counter()
     import_products(db, demo_products)
+    enroll_images(db, read_enroll_file(demo_products.with_name("enroll.csv"))[0])
     import_products(db, csv_path)
     print(f"  imported in {time.perf_counter() - t0:.0f} s", flush=True)
     embedder = open_embedder(load_settings(recognition={"headroom": 0}))
@@ -127,10 +135,10 @@ def build_catalog(n: int, demo_products: Path) -> Path:
         EmbeddingModel(embedder.dim, products=max(n, 1000)),
     )
     t0 = time.perf_counter()
-    report = index_catalog(db, embedder)
+    report = index_catalog(db, embedder, settings=CatalogSettings(adapt_view_products=200))
     embedder.close()
     print(f"  indexed {report.embedded} images in {time.perf_counter() - t0:.0f} s", flush=True)
-    (CACHE / f"catalog-{n}.done").write_text("ok")
+    (CACHE / f"catalog-v2-{n}.done").write_text("ok")
     return db
 
 

@@ -45,10 +45,10 @@ class DecisionCounts:
     def add(self, decision: Decision, correct: bool, in_candidates: bool) -> None:
         if decision is Decision.FOUND:
             self.found += 1
-            self.found_correct += correct
+            self.found_correct += int(correct)
         elif decision is Decision.NOT_SURE:
             self.not_sure += 1
-            self.not_sure_in_candidates += in_candidates
+            self.not_sure_in_candidates += int(in_candidates)
         else:
             self.no_match += 1
 
@@ -150,8 +150,8 @@ def evaluate_vectors(
         ranks[i] = found.index(sku) + 1 if sku in found else 0
         decisions.add(
             decide_result(shown, decisions.thresholds),
-            correct=ranks[i] == 1,
-            in_candidates=1 <= ranks[i] <= CANDIDATES,
+            correct=bool(ranks[i] == 1),
+            in_candidates=bool(1 <= ranks[i] <= CANDIDATES),
         )
         if found and found[0] != sku:
             confusions[(sku, found[0])] += 1

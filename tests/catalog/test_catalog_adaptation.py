@@ -130,9 +130,20 @@ def test_a_stale_adaptation_is_not_used(adapted, tmp_path, fake_embedder):
     finder.close()
 
 
-def test_large_catalogs_get_a_checked_prototype_graph(shop, tmp_path, fake_embedder):
+def test_without_enrolled_shots_products_are_searched_photo_by_photo(shop, tmp_path, fake_embedder):
+    db = tmp_path / "store.db"
+    import_products(db, shop(5))
+    report = index_catalog(db, fake_embedder)
+    assert report.adaptation is not None and "no enrolled shots" in report.adaptation.action
+    finder = open_finder(db, bundle_id=fake_embedder.model_id)
+    assert finder.adaptation is None and finder.decision_thresholds.source == "default"
+    finder.close()
+
+
+def test_large_catalogs_get_a_checked_prototype_graph(shop, tmp_path, fake_embedder, write_image):
     db = tmp_path / "store.db"
     import_products(db, shop(12))
+    enroll_images(db, [EnrollItem("S1", write_image(tmp_path / "s.jpg", shop_photo(1, 0)))])
     settings = CatalogSettings(exact_threshold=4, adapt_views=3, index_dim=32, hnsw_m=8)
     index_catalog(db, fake_embedder, settings=settings)
     graph = proto_graph_path(db)
