@@ -43,7 +43,8 @@ class CatalogSettings:
     commit_every: int = 128
     #: threads decoding images while the model runs
     decode_workers: int = 2
-    #: fit the store adaptation at the end of `index` (catalog/adaptation.py); 0: plain search
+    #: fit the store adaptation at the end of `index` once shots are enrolled
+    #: (catalog/adaptation.py); 0: never (photo-by-photo search); 2: even without shots
     adapt: int = 1
     #: synthetic in-store views embedded per catalog photo (for the adaptation)
     adapt_views: int = 16
