@@ -88,8 +88,13 @@ def _view_products(db: Database, settings: CatalogSettings) -> set[int]:
     ]
     if len(ids) <= settings.adapt_view_products:
         return set(ids)
-    rng = np.random.default_rng(VIEW_SEED)
-    return set(rng.choice(np.array(ids), settings.adapt_view_products, replace=False).tolist())
+
+    # ranked by a hash of the id: a new product displaces at most one of the sample, so a
+    # re-index embeds the views of at most the new ones
+    def rank(pid: int) -> bytes:
+        return hashlib.sha256(f"{VIEW_SEED}:{pid}".encode()).digest()
+
+    return set(sorted(ids, key=rank)[: settings.adapt_view_products])
 
 
 def _backgrounds(db: Database, n: int = 32) -> list[np.ndarray]:
@@ -209,9 +214,12 @@ def refit_adaptation(
         # Recall@1 from 0.335 to 0.367 but Recall@5 from 0.698 down to 0.660, and on the half
         # of the products no setting was chosen on it lost both. Search photo by photo
         # (adapt = 2 fits it all the same, for benchmarks).
+        had = db.conn.execute("SELECT count(*) FROM adaptation").fetchone()[0]
         with db.atomic():
             db.conn.execute("DELETE FROM adaptation")
             db.conn.execute("DELETE FROM prototypes")
+            if had:
+                _bump_revision(db)  # a running kiosk notices and reopens
         proto_graph_path(db_path).unlink(missing_ok=True)
         return AdaptReport("off" if not settings.adapt else "not used: no enrolled shots yet")
     views = embed_views(db, db_path.parent, embedder, settings, progress) if embedder else 0
@@ -229,6 +237,14 @@ def refit_adaptation(
         and json.loads(row[2]).get("fit") == params
     ):
         return AdaptReport("unchanged", seconds=time.perf_counter() - started)
+    notes = []
+    old = db.conn.execute("SELECT thresholds FROM adaptation").fetchone()
+    if old and "labelled photos" in DecisionThresholds.from_json(old[0]).source:
+        notes.append(
+            "the thresholds calibrated on labelled photos were replaced by cross-validated "
+            "ones (the refit changes the scores): run `aislelens catalog calibrate` with "
+            "those photos again"
+        )
     products = load_product_vectors(db, dim, bundle_id)
     if not products:
         return AdaptReport("nothing to fit", views_embedded=views)
@@ -277,6 +293,7 @@ def refit_adaptation(
         out_dim=adaptation.out_dim,
         seconds=time.perf_counter() - started,
         thresholds=thresholds,
+        notes=notes,
     )
 
 

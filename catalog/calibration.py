@@ -156,7 +156,8 @@ def choose_thresholds(
     if samples.cv and samples.shots_per_product < MIN_CV_SHOTS:
         ok = ok[:0]  # too little to go by (see MIN_CV_SHOTS): never "found"
     # "No match" is for things that are not in the catalog: below nearly every own scan
-    min_score = max(-1.0, 0.5 * float(np.quantile(samples.score, 0.005)))
+    low = float(np.quantile(samples.score, 0.005))
+    min_score = max(-1.0, min(low, 0.5 * low))  # halfway to 0 from below nearly every scan
     if len(ok):
         last = int(ok.max())
         ranked = samples.margin[order]
@@ -168,7 +169,9 @@ def choose_thresholds(
         measured = {
             "n": n,
             "found_share": round(float(shown.mean()), 4),
-            "found_precision": round(float(samples.correct[shown].mean()), 4),
+            "found_precision": round(float(samples.correct[shown].mean()), 4)
+            if shown.any()
+            else 0.0,
             "recall_at_1": round(float(samples.correct.mean()), 4),
         }
     else:

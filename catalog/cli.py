@@ -15,6 +15,7 @@ import click
 from .cli_calibrate import calibrate
 from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
 from .cli_search import eval_cmd, search
+from .decisions import describe_found
 from .enroll import EnrollItem, enroll_images, read_enroll_file, remove_products
 from .errors import CatalogNotFoundError
 from .importer import import_products
@@ -185,16 +186,15 @@ def index(
             )
     ad = report.adaptation
     if ad is not None and ad.action == "fitted" and ad.thresholds is not None:
-        m = ad.thresholds.measured
         click.echo(
             f"store adaptation: fitted on {ad.products} products "
             f"({ad.views_embedded} photos' synthetic views embedded, {ad.seconds:.1f} s); "
-            f"'We found it' at margin ≥ {ad.thresholds.confident_margin:.3f} "
-            f"(cross-validated: shown {m.get('found_share', 0):.0%}, "
-            f"right {m.get('found_precision', 0):.0%})"
+            + describe_found(ad.thresholds)
         )
     elif ad is not None:
         click.echo(f"store adaptation: {ad.action}")
+    for note in ad.notes if ad is not None else []:
+        click.echo(f"note: {note}")
     echo_list("skipped (fix or remove these photos)", [f"{s}: {r}" for s, r in report.failed])
     echo_list("photos missing, stored vectors kept", [f"{s}: {r}" for s, r in report.kept_missing])
     if report.failed:

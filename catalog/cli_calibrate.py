@@ -11,6 +11,8 @@ import numpy as np
 from .adapter import calibrate_catalog
 from .calibration import DEFAULT_TARGET, Samples
 from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
+from .decisions import describe_found
+from .errors import CatalogError
 from .evaluate import CANDIDATES, read_queries
 from .finder import open_finder
 from .progress import start_progress, ticker
@@ -53,6 +55,13 @@ def calibrate(
         items, issues = read_queries(queries)
         skipped = [str(i) for i in issues]
         finder = open_finder(db, settings=settings)
+        if finder.adaptation is None:
+            finder.close()
+            raise CatalogError(
+                f"{db}: no current store adaptation to calibrate (it needs enrolled shots); "
+                f"enrol in-store shots and run `aislelens catalog index --db {db}` first"
+            )
+        embedder = None
         try:
             embedder, _ = open_embedder(db, None, None)
             bar = start_progress(progress_bar, len(items), "calibrate")
@@ -76,6 +85,8 @@ def calibrate(
                 top.append(items[i].sku in skus)
         finally:
             finder.close()
+            if embedder is not None:
+                embedder.close()
         scans = Samples(
             np.array(score),
             np.array(margin),
@@ -87,18 +98,7 @@ def calibrate(
     if as_json:
         click.echo(json.dumps(json.loads(t.to_json()), ensure_ascii=False))
         return
-    m = t.measured
     click.echo(f"thresholds stored in {db}: {t.source}")
-    if t.confident_margin > 1.0:
-        click.echo(
-            f"  'We found it': never — no margin reaches {target:.0%} right on these scans; "
-            "enrol more shots per product or calibrate on labelled photos"
-        )
-    else:
-        click.echo(
-            f"  'We found it' when the best product leads by ≥ {t.confident_margin:.3f} "
-            f"(on these scans: shown {m.get('found_share', 0):.0%}, right "
-            f"{m.get('found_precision', 0):.1%})"
-        )
+    click.echo(f"  {describe_found(t)}")
     click.echo(f"  'No match' below a score of {t.min_score:.3f}")
     echo_list("skipped", skipped)

@@ -81,3 +81,18 @@ def decide(score: float | None, margin: float, thresholds: DecisionThresholds) -
 def decide_result(result: SearchResult, thresholds: DecisionThresholds) -> Decision:
     best = result.matches[0].score if result.matches else None
     return decide(best, result.margin, thresholds)
+
+
+def describe_found(t: DecisionThresholds) -> str:
+    """One line on when "We found it" is shown, for the staff tool."""
+    m = t.measured
+    if t.confident_margin > 1.0:
+        return (
+            "'We found it': never (too little to go by for the target: enrol five in-store shots "
+            "per product, or calibrate on labelled photos); the kiosk shows the candidates"
+        )
+    return (
+        f"'We found it' when the best product leads by ≥ {t.confident_margin:.3f} "
+        f"(on the calibration scans: shown {m.get('found_share', 0):.0%}, right "
+        f"{m.get('found_precision', 0):.1%})"
+    )

@@ -249,14 +249,15 @@ class CatalogFinder:
         t0 = time.perf_counter()
         query = self._query(vector)[:1]
         allowed = self._allowed(category, in_stock_only)
-        ranked = self._rank_products(query, k, allowed) if len(self._labels) else []
+        # the runner-up is always looked for: the margin to it decides "We found it", also
+        # when only one product is asked for
+        ranked = self._rank_products(query, max(k, 2), allowed) if len(self._labels) else []
         t1 = time.perf_counter()
-        matches = self._matches(ranked)
+        margin = 0.0 if not ranked else 1.0  # one product: no runner-up
+        if len(ranked) >= 2:
+            margin = ranked[0][1] - ranked[1][1]
+        matches = self._matches(ranked[:k])
         t2 = time.perf_counter()
-        if len(matches) >= 2:
-            margin = matches[0].score - matches[1].score
-        else:
-            margin = 1.0 if matches else 0.0
         return SearchResult(
             matches, float(margin), {"search": (t1 - t0) * 1e3, "lookup": (t2 - t1) * 1e3}
         )

@@ -85,6 +85,14 @@ class Recognizer:
         self.finder = finder
         self.settings = settings
         self.cache = cache
+        used = thresholds_for(finder, settings)
+        if used.source.startswith("settings") and "calibrated" in used.source:
+            log.warning(
+                "recognition thresholds from the settings replace the catalog's calibrated "
+                "ones (%s): scores of a store-adapted catalog are on another scale than raw "
+                "cosines; remove them from the settings unless you mean it",
+                used.source,
+            )
 
     @property
     def scope(self) -> str:

@@ -189,13 +189,14 @@ def open_demo_catalog(
         report = import_products(db, assets.products_file)
         if report.issues:
             raise KioskError(f"demo catalog import: {report.issues[0]}") from None
-        items, issues = read_enroll_file(assets.enroll_file)
-        enrolled = enroll_images(db, items)
-        if issues or enrolled.issues:
-            raise KioskError(f"demo enrolment: {(issues + enrolled.issues)[0]}") from None
         rebuild = False
     except BundleMismatchError:
         rebuild = True  # another model made the stored vectors: re-embed with this one
+    # (again) after an interrupted first build: shots already enrolled are skipped
+    items, issues = read_enroll_file(assets.enroll_file)
+    enrolled = enroll_images(db, items)
+    if issues or enrolled.issues:
+        raise KioskError(f"demo enrolment: {(issues + enrolled.issues)[0]}") from None
     if progress:
         progress("indexing the demo catalog", 0, 1)
     index_catalog(db, embedder, rebuild=rebuild)

@@ -99,6 +99,8 @@ def test_index_fits_it_and_the_finder_searches_prototypes(adapted, tmp_path, fak
     photo = fake_embedder.embed([str(tmp_path / "shop" / "images" / "p5.jpg")])[0]
     result = finder.search_vector(photo, k=3)
     assert result.matches[0].product.sku == "S5" and len(result.matches) == 3
+    one = finder.search_vector(photo, k=1)  # the margin is to the runner-up all the same
+    assert len(one.matches) == 1 and one.margin == pytest.approx(result.margin)
     assert [m.product.sku for m in finder.similar("S5", k=3)] != [] and all(
         m.product.sku != "S5" for m in finder.similar("S5", k=3)
     )
@@ -119,6 +121,15 @@ def test_index_fits_it_and_the_finder_searches_prototypes(adapted, tmp_path, fak
     remove_products(adapted, ["S0", "S1"])
     finder = open_finder(adapted, bundle_id=fake_embedder.model_id)
     assert finder.adaptation is not None and len(finder) == 6
+    finder.close()
+
+
+def test_turning_it_off_is_noticed_by_a_running_kiosk(adapted, fake_embedder):
+    before = open_finder(adapted).catalog_version
+    report = index_catalog(adapted, fake_embedder, settings=CatalogSettings(adapt=0))
+    assert report.adaptation is not None and report.adaptation.action == "off"
+    finder = open_finder(adapted)
+    assert finder.adaptation is None and finder.catalog_version != before
     finder.close()
 
 
