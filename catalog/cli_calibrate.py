@@ -13,9 +13,8 @@ from .calibration import DEFAULT_TARGET, Samples
 from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
 from .decisions import describe_found
 from .errors import CatalogError
-from .evaluate import CANDIDATES, read_queries
+from .evaluate import CANDIDATES, embed_queries, read_queries
 from .finder import open_finder
-from .progress import start_progress, ticker
 
 
 @click.command()
@@ -64,16 +63,9 @@ def calibrate(
         embedder = None
         try:
             embedder, _ = open_embedder(db, None, None)
-            bar = start_progress(progress_bar, len(items), "calibrate")
-            try:
-                result = embedder.embed_files(
-                    [str(q.path) for q in items],
-                    batch_size=settings.batch_size,
-                    workers=settings.decode_workers,
-                    progress=ticker(bar),
-                )
-            finally:
-                bar.close()
+            result = embed_queries(
+                embedder, items, settings=settings, progress=progress_bar, label="calibrate"
+            )
             skipped += [f"row {items[i].row}: {why}" for i, why in result.failed]
             score, margin, correct, top = [], [], [], []
             for vector, i in zip(result.vectors, result.ok, strict=True):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageEmbedder
+from models import EmbedReport, ImageEmbedder
 from models.metrics import retrieval_scores
 
 from .decisions import DEFAULT_THRESHOLDS, Decision, DecisionThresholds, decide_result
@@ -186,6 +186,29 @@ def evaluate_vectors(
     )
 
 
+def embed_queries(
+    embedder: ImageEmbedder,
+    queries: Sequence[Query],
+    *,
+    settings: CatalogSettings | None = None,
+    progress: ProgressFactory | None = None,
+    label: str = "eval",
+) -> EmbedReport:
+    """The query photos embedded (decoded on a thread pool, with a progress bar); unreadable
+    ones are in ``failed``."""
+    settings = settings or CatalogSettings()
+    bar = start_progress(progress, len(queries), label)
+    try:
+        return embedder.embed_files(
+            [str(q.path) for q in queries],
+            batch_size=settings.batch_size,
+            workers=settings.decode_workers,
+            progress=ticker(bar),
+        )
+    finally:
+        bar.close()
+
+
 def evaluate_queries(
     finder: CatalogFinder,
     embedder: ImageEmbedder,
@@ -196,17 +219,7 @@ def evaluate_queries(
     progress: ProgressFactory | None = None,
 ) -> EvalReport:
     """Embed the query photos (unreadable ones are skipped and listed) and score them."""
-    settings = settings or CatalogSettings()
-    bar = start_progress(progress, len(queries), "eval")
-    try:
-        result = embedder.embed_files(
-            [str(q.path) for q in queries],
-            batch_size=settings.batch_size,
-            workers=settings.decode_workers,
-            progress=ticker(bar),
-        )
-    finally:
-        bar.close()
+    result = embed_queries(embedder, queries, settings=settings, progress=progress)
     report = evaluate_vectors(finder, result.vectors, [queries[i].sku for i in result.ok], k=k)
     report.skipped = [(queries[i].row, why) for i, why in result.failed]
     return report
