@@ -63,7 +63,9 @@ class DecisionThresholds:
         }
         if not given:
             return self
-        return replace(self, **given, source=f"settings ({', '.join(given)}) over {self.source}")
+        return replace(
+            self, **given, source=f"settings ({', '.join(given)}) over {self.source}", measured={}
+        )
 
 
 DEFAULT_THRESHOLDS = DecisionThresholds()
