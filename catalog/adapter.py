@@ -212,7 +212,7 @@ def refit_adaptation(
     if not settings.adapt or (not enrolled and settings.adapt < 2):
         # Without enrolled shots the adaptation does not pay: on the development set it moved
         # Recall@1 from 0.335 to 0.367 but Recall@5 from 0.698 down to 0.660, and on the half
-        # of the products no setting was chosen on it lost both. Search photo by photo
+        # of the products the shrinkage was not chosen on it lost both. Search photo by photo
         # (adapt = 2 fits it all the same, for benchmarks).
         had = db.conn.execute("SELECT count(*) FROM adaptation").fetchone()[0]
         with db.atomic():
