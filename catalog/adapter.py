@@ -38,6 +38,7 @@ from .decisions import DecisionThresholds
 from .errors import CatalogError
 from .imagefiles import resolve_stored, sha256_file
 from .index_hnsw import HnswIndex
+from .index_store import fsync_path
 from .progress import ProgressFactory, start_progress
 from .settings import CatalogSettings
 
@@ -331,13 +332,10 @@ def _write_graph(path: Path, protos: np.ndarray, ids: np.ndarray, settings: Cata
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
         graph.save(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(tmp)
         digest = sha256_file(tmp)
         os.replace(tmp, path)
+        fsync_path(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return digest

@@ -103,8 +103,9 @@ def cross_validation_samples(
         if len(held) > per_product:
             held = held[rng.choice(len(held), per_product, replace=False)]
         own = l2n(adaptation.prototype_sum(rest))
-        sims = adaptation.transform(held) @ protos.T
-        sims[:, j] = adaptation.transform(held) @ own
+        scans = adaptation.transform(held)
+        sims = scans @ protos.T
+        sims[:, j] = scans @ own
         order = np.argsort(-sims, axis=1)
         best = sims[np.arange(len(sims)), order[:, 0]]
         second = sims[np.arange(len(sims)), order[:, 1]] if sims.shape[1] > 1 else best - 1.0

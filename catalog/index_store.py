@@ -109,7 +109,7 @@ def index_files(db_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     return (*index_paths(db_path), projection_path(db_path))
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -120,7 +120,7 @@ def _fsync_path(path: Path) -> None:
 def _write_json_atomic(path: Path, data: dict) -> None:
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    _fsync_path(tmp)
+    fsync_path(tmp)
     os.replace(tmp, path)
 
 
@@ -140,7 +140,7 @@ def save_index_atomic(
     graph = index.graph if isinstance(index, ProjectedIndex) else index
     try:
         graph.save(tmp)
-        _fsync_path(tmp)
+        fsync_path(tmp)
         meta = IndexMeta(
             bundle_id=bundle_id,
             dim=index.dim,
@@ -155,7 +155,7 @@ def save_index_atomic(
         )
         if isinstance(index, ProjectedIndex):
             index.projection.save(pca_tmp)
-            _fsync_path(pca_tmp)
+            fsync_path(pca_tmp)
             meta.index_dim = index.index_dim
             meta.projection_checksum = sha256_file(pca_tmp)
             meta.projection_bytes = pca_tmp.stat().st_size
@@ -167,7 +167,7 @@ def save_index_atomic(
         tmp.unlink(missing_ok=True)
         pca_tmp.unlink(missing_ok=True)
     _write_json_atomic(meta_path, asdict(meta))
-    _fsync_path(idx_path.parent)
+    fsync_path(idx_path.parent)
     return meta
 
 
