@@ -441,8 +441,9 @@ def calibrate_catalog(
             stored = load_adaptation(db, bundle_id)
             if stored is None:
                 raise CatalogError(
-                    f"{db_path}: no current store adaptation to calibrate; run "
-                    f"`aislelens catalog index --db {db_path}` first"
+                    f"{db_path}: no current store adaptation to calibrate (it needs enrolled "
+                    f"shots): enrol in-store shots, then run `aislelens catalog index --db "
+                    f"{db_path}`"
                 )
             if scans is None:
                 products = load_product_vectors(db, stored.adaptation.dim, bundle_id)

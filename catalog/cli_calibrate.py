@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from .adapter import calibrate_catalog
-from .calibration import DEFAULT_TARGET, Samples
+from .calibration import DEFAULT_TARGET, MIN_FOUND, Samples
 from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
 from .decisions import describe_found
 from .errors import CatalogError
@@ -85,6 +85,12 @@ def calibrate(
             np.array(correct, bool),
             np.array(top, bool),
             f"labelled photos ({queries.name})",
+        )
+    if scans is not None and len(scans) < MIN_FOUND:
+        echo_list("skipped", skipped)
+        raise CatalogError(
+            f"{queries}: {len(scans)} usable labelled photos, at least {MIN_FOUND} are needed "
+            "to calibrate on; the stored thresholds are unchanged"
         )
     t = calibrate_catalog(db, scans=scans, target=target, settings=settings)
     if as_json:

@@ -195,5 +195,12 @@ def test_calibrate_and_eval_decisions_from_the_command_line(adapted, tmp_path):
     assert "queries.csv" in finder.decision_thresholds.source
     assert finder.catalog_version != before  # the kiosk notices and reopens
     finder.close()
+    unusable = tmp_path / "unusable.csv"
+    unusable.write_text("image,sku\nmissing.jpg,S1\n")
+    refused = runner.invoke(cli, ["catalog", "calibrate", "--db", str(adapted), str(unusable)])
+    assert refused.exit_code == 2 and "thresholds are unchanged" in refused.output
+    kept = open_finder(adapted)
+    assert "queries.csv" in kept.decision_thresholds.source
+    kept.close()
     text = runner.invoke(cli, ["catalog", "eval", "--db", str(adapted), str(queries)])
     assert "We found it" in text.output and "Is it one of these?" in text.output
