@@ -367,3 +367,145 @@ def verify(
         for reason in report.reasons:
             click.echo(f"FAILED: {reason}", err=True)
         sys.exit(1)
+
+
+@models.command()
+@click.option(
+    "--products",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV with sku and image columns: one catalog photo per product.",
+)
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with image and sku columns: in-store photos of the same products.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Bundle folder to write (trained on every product). Without it: only the k-fold figures.",
+)
+@click.option(
+    "--base",
+    type=click.Choice(["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]),
+    default="efficientnet-lite0",
+    show_default=True,
+)
+@click.option(
+    "--folds",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="k-fold by product: train on the others, score on each fold's products (0: skip).",
+)
+@click.option(
+    "--group-by",
+    metavar="COLUMN",
+    help="Hold out whole groups of this products.csv column (e.g. subcategory): unseen kinds.",
+)
+@click.option("--epochs", default=4, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--views",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 64),
+    help="Augmented views per photo.",
+)
+@click.option(
+    "--freeze-blocks",
+    default=11,
+    show_default=True,
+    type=click.IntRange(1, 40),
+    help="Blocks kept as pretrained.",
+)
+@click.option("--distill", default=2.0, show_default=True, help="Weight of the pretrained teacher.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--name", help="Bundle name (default: BASE-retail).")
+@click.option("--version", "version", default="1.0.0", show_default=True)
+@click.option(
+    "--quantize/--no-quantize",
+    default=True,
+    show_default=True,
+    help="Also make the int8 model, calibrated on the training photos.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the files of an existing bundle folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def train(
+    products: Path,
+    queries: Path | None,
+    out: Path | None,
+    base: str,
+    folds: int,
+    group_by: str | None,
+    epochs: int,
+    views: int,
+    freeze_blocks: int,
+    distill: float,
+    seed: int,
+    name: str | None,
+    version: str,
+    quantize: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Fine-tune an EfficientNet-Lite embedding on labelled retail photos (export extra).
+
+    Judged on products the training never saw: each of --folds trains on the other products and
+    is scored on its own beside the pretrained model (Recall@1/5, catalog photo only and with 5
+    shots). With --out the model is then trained on every product and written as a bundle whose
+    manifest holds the recipe and those figures. About 15 minutes on 2 cores for 2,400 photos.
+
+    \b
+    Example:
+      aislelens models train --products ds/products.csv --queries ds/queries.csv \\
+          --group-by subcategory --out ./retail-lite0
+    """
+    try:
+        from .tools.train import Recipe, train_bundle
+    except ImportError as exc:
+        raise _need_export_extra(exc) from exc
+    recipe = Recipe(
+        base=base,
+        freeze_blocks=freeze_blocks,
+        views=views,
+        epochs=epochs,
+        distill=distill,
+        seed=seed,
+    )
+    say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
+    report, b = train_bundle(
+        products,
+        queries,
+        out,
+        recipe=recipe,
+        folds=folds,
+        group_by=group_by,
+        name=name,
+        version=version,
+        overwrite=overwrite,
+        progress=say,
+    )
+    if b is not None and quantize:
+        from .tools.quantize import quantize_bundle
+
+        quantize_bundle(b, "static", calib=queries or products, progress=say)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for s in report.held_out:
+        click.echo(
+            f"held-out products, {s.shots} shots (n={s.queries}): R@1 {s.base_r1:.3f} → "
+            f"{s.trained_r1:.3f}, R@5 {s.base_r5:.3f} → {s.trained_r5:.3f} (pretrained → trained)"
+        )
+    if report.held_out:
+        click.echo(
+            "wins on held-out products"
+            if report.wins
+            else "does NOT win on held-out products: keep the pretrained bundle"
+        )
+    if b is not None:
+        click.echo(
+            f"wrote {b.path} ({report.seconds / 60:.1f} min); next: aislelens models verify {b.path} …"
+        )
