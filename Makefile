@@ -32,6 +32,9 @@ lint: $(VENV)/.dev
 # what is missing and, as root (CI), apt-get install it.
 sysdeps: $(VENV)/.dev
 	$(BIN)/python -m kiosk.display --install offscreen
+	@# strace: the privacy test traces the kiosk's and the CLI's syscalls (installed as root only)
+	@command -v strace >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends strace)
 
 test: lint sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest

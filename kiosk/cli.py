@@ -93,6 +93,13 @@ cli.add_command(models)
     hidden=True,
     help="Benchmarks: print start-up times as JSON and quit once ready.",
 )
+@click.option(
+    "--run-for",
+    "run_for_s",
+    type=click.FloatRange(0, 3600),
+    hidden=True,
+    help="Tests: once ready, scan for SECONDS, print the scan count as JSON and quit.",
+)
 def kiosk(
     demo: bool,
     config_file: Path | None,
@@ -103,6 +110,7 @@ def kiosk(
     hide_cursor: bool | None,
     qt_platform: str | None,
     exit_when_ready: bool,
+    run_for_s: float | None,
 ) -> None:
     """Open the touchscreen app for shoppers.
 
@@ -140,7 +148,13 @@ def kiosk(
     check_display()  # before Qt: it aborts the process when a library or the display is missing
     from .ui.app import run_kiosk  # Qt only now: `aislelens models …` never imports PySide6
 
-    status = run_kiosk(settings, demo=demo, t_start=t_start, exit_when_ready=exit_when_ready)
+    status = run_kiosk(
+        settings,
+        demo=demo,
+        t_start=t_start,
+        exit_when_ready=exit_when_ready,
+        run_for_s=run_for_s,
+    )
     if status:
         raise click.exceptions.Exit(status)
 

@@ -15,6 +15,9 @@ import onnxruntime as ort
 from .errors import BundleShapeError, EngineError
 
 log = logging.getLogger(__name__)
+# What stops ONNX Runtime's telemetry is ORT_DISABLE_TELEMETRY, set by models/__init__.py before
+# this import. The API switch alone does not (the DNS queries and files go on), but costs nothing.
+ort.disable_telemetry_events()
 
 #: Preference order: dedicated accelerators first, then optimised CPU kernels, then the default.
 PROVIDER_PREFERENCE = (

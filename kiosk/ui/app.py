@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import gc
 import logging
+import signal
 import sys
 import time
 from logging.handlers import RotatingFileHandler
@@ -63,11 +64,13 @@ def run_kiosk(
     backend: Backend | None = None,
     t_start: float | None = None,
     exit_when_ready: bool = False,
+    run_for_s: float | None = None,
 ) -> int:
-    """Run the kiosk until staff exit; returns the exit status.
+    """Run the kiosk until staff exit, SIGINT or SIGTERM; returns the exit status.
 
     ``exit_when_ready`` (benchmarks): quit once the first frame is shown and the catalog is
-    loaded, printing the start-up times.
+    loaded, printing the start-up times. ``run_for_s`` (tests): once ready, wake the scan page
+    and run that long more (scanning as usual), then print the number of scans as JSON and quit.
     """
     t_start = time.monotonic() if t_start is None else t_start
     logs = setup_logging(settings.data_dir)
@@ -76,6 +79,24 @@ def run_kiosk(
     assert isinstance(app, QApplication)
     app.setApplicationName("AisleLens")
     window = KioskWindow(settings, backend or backend_for(settings, demo), t_start=t_start)
+    stop_on_signals(app, window)
+    if run_for_s is not None:
+
+        def finish() -> None:
+            scans = len(window.controller.runner.latencies_ms)
+            print(f'{{"scans": {scans}}}', flush=True)
+            window.staff_exit()
+            app.quit()
+
+        def when_ready() -> None:
+            if window.controller.ready_s is not None:
+                wait.stop()
+                window.wake()  # as a shopper touching the screen
+                QTimer.singleShot(round(run_for_s * 1000), finish)
+
+        wait = QTimer(window)
+        wait.timeout.connect(when_ready)
+        wait.start(20)
     if exit_when_ready:
 
         def check() -> None:
@@ -97,6 +118,23 @@ def run_kiosk(
     dispose(window)
     logs.close()
     return status
+
+
+def stop_on_signals(app: QApplication, window: KioskWindow) -> None:
+    """SIGINT (Ctrl+C) and SIGTERM (systemd stop) close the kiosk as a staff exit does."""
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        window.staff_exit()
+        app.quit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    # Python runs signal handlers between bytecodes: a short timer gives it the chance while
+    # Qt's event loop waits in C++.
+    tick = QTimer(window)
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
 
 
 def dispose(window: QWidget) -> None:
