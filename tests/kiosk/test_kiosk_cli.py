@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -71,3 +73,48 @@ def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_fram
     times = json.loads(out.stdout.strip().splitlines()[-1])
     assert 0 < times["first_frame_s"] < 10 and 0 < times["ready_s"] < 10
     assert (tmp_path / "d/aislelens/kiosk.log").read_text().count("ready after") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_kiosk_stops_cleanly_on_ctrl_c_and_on_a_service_stop(
+    sig, tmp_path, demo_db, demo_frames
+):
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    cv2.imwrite(str(camera / "0.png"), demo_frames[len(demo_frames) // 2])
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_DATA_HOME": str(tmp_path / "d"),
+        "AISLELENS_THERMAL__SYSFS_ROOT": str(tmp_path / "sys"),
+    }
+    log = tmp_path / "d/aislelens/kiosk.log"
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "aislelens"),
+            "kiosk",
+            "--catalog",
+            str(demo_db),
+            "--camera",
+            str(camera),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.is_file() and "ready after" in log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "never became ready"
+            time.sleep(0.1)
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    text = log.read_text()
+    assert f"stopping on {sig.name}" in text and "kiosk exited with status 0" in text
