@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(default))
     parser.add_argument("--precision", nargs="+", default=["int8", "fp32"])
     parser.add_argument("--shots", nargs="+", type=int, default=[0, 1, 3, 5])
+    parser.add_argument("--bundle", help="bundle name or folder (default: the shipped default)")
+    parser.add_argument("--section", default="recognition", help="BENCHMARKS.md section")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with open(args.data / "products.csv", encoding="utf-8") as fh:
@@ -141,7 +143,7 @@ def main() -> None:
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for precision in args.precision:
-        embedder = ImageEmbedder.open(None, precision, threads=2)
+        embedder = ImageEmbedder.open(args.bundle, precision, threads=2)
         queries = embed_queries(args.data, embedder)
         for shots in args.shots:
             with tempfile.TemporaryDirectory() as tmp:
@@ -171,11 +173,12 @@ def main() -> None:
         "never says 'found' (0 %)."
     )
     if not args.no_write:
+        bundle = f" --bundle {args.bundle}" if args.bundle else ""
         path = write_section(
-            "recognition",
-            "Recognition on the grocery dev set (store adaptation)",
+            args.section,
+            f"Recognition on the grocery dev set ({embedder.bundle.name}, store adaptation)",
             body,
-            "python bench/bench_recognition.py",
+            f"python bench/bench_recognition.py{bundle}",
         )
         print(f"wrote {path}")
 

@@ -134,7 +134,7 @@ def read_groups(products_csv: Path, column: str) -> dict[str, str]:
 
 def read_photos(products_csv: Path, queries_csv: Path | None) -> list[Photo]:
     """Labelled photos: each product's catalog image (products.csv: sku, image) and in-store shots
-    (queries.csv: image, sku). Image paths are relative to their CSV's folder."""
+    (queries.csv: image, sku) of those products. Image paths are relative to their CSV's folder."""
     photos: list[Photo] = []
     for path, kind in ((products_csv, "catalog"), (queries_csv, "shot")):
         if path is None:
@@ -152,6 +152,11 @@ def read_photos(products_csv: Path, queries_csv: Path | None) -> list[Photo]:
                         photos.append(Photo(path.parent / row["image"], row["sku"].strip(), kind))
         except OSError as exc:
             raise DatasetError(f"{path}: {exc.strerror or exc}") from exc
+    catalog = {p.sku for p in photos if p.kind == "catalog"}
+    stray = sum(p.sku not in catalog for p in photos)
+    if stray:
+        log.warning("ignoring %d photos of products that are not in %s", stray, products_csv)
+        photos = [p for p in photos if p.sku in catalog]
     skus = {p.sku for p in photos}
     if len(skus) < 4:
         raise DatasetError(f"training needs photos of at least 4 products (got {len(skus)})")
