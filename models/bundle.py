@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,27 @@ PRECISIONS = ("fp32", "fp16", "int8")
 #: Bundles that ship inside the package.
 BUNDLES_DIR = Path(__file__).resolve().parent / "bundles"
 DEFAULT_BUNDLE = "efficientnet-lite0"
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_finite(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_rel_path(rel: object, what: str) -> str:
+    """A bundle file's path: relative, inside the bundle folder."""
+    if not isinstance(rel, str) or not rel or "\0" in rel:
+        raise ManifestError(f"{what}: need a file name (got {rel!r})")
+    parts = Path(rel).parts
+    if Path(rel).is_absolute() or ".." in parts:
+        raise ManifestError(f"{what}: {rel!r} must be a path inside the bundle folder")
+    return rel
 
 
 @dataclass(frozen=True)
@@ -52,8 +75,27 @@ class PreprocessSpec:
             raise ManifestError(f"preprocess.color_order: unknown order {self.color_order!r}")
         if self.layout not in ("NCHW", "NHWC"):
             raise ManifestError(f"preprocess.layout: unknown layout {self.layout!r}")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ManifestError("preprocess.mean/std: need three values, std > 0")
+        size = self.input_size
+        if len(size) != 2 or not all(_is_int(v) and 8 <= v <= 4096 for v in size):
+            raise ManifestError(
+                f"preprocess.input_size: need [height, width], whole numbers 8…4096 (got {list(size)})"
+            )
+        if not _is_int(self.resize_size) or not 8 <= self.resize_size <= 8192:
+            raise ManifestError(
+                f"preprocess.resize_size: need a whole number 8…8192 (got {self.resize_size!r})"
+            )
+        if self.resize == "shorter" and self.resize_size < max(size):
+            raise ManifestError(
+                f"preprocess.resize_size {self.resize_size} is smaller than the crop "
+                f"{list(size)}: the center crop would not fit"
+            )
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) != 3 or not all(_is_finite(v) and abs(v) <= 1000 for v in values):
+                raise ManifestError(
+                    f"preprocess.{name}: need three finite numbers (got {list(values)})"
+                )
+        if min(self.std) <= 0:
+            raise ManifestError(f"preprocess.std: every value must be > 0 (got {list(self.std)})")
 
 
 @dataclass(frozen=True)
@@ -65,6 +107,14 @@ class ModelFile:
     bytes: int
     precision: str
     quantization: str = ""  # "", "static-qdq-per-channel", "dynamic", ...
+
+    def __post_init__(self) -> None:
+        what = f"files.{self.precision}"
+        _check_rel_path(self.path, f"{what}.path")
+        if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
+            raise ManifestError(f"{what}.sha256: need 64 lowercase hex digits")
+        if not _is_int(self.bytes) or self.bytes <= 0:
+            raise ManifestError(f"{what}.bytes: need a positive whole number (got {self.bytes!r})")
 
     @classmethod
     def describe(cls, folder: Path, rel: str, precision: str, quantization: str = "") -> ModelFile:
@@ -120,41 +170,92 @@ class Manifest:
                     f"{where}: format_version {version} is newer than this AisleLens "
                     f"understands ({FORMAT_VERSION}); upgrade AisleLens"
                 )
-            pre = dict(need(data, "preprocess", ""))
+            pre = need(data, "preprocess", "")
+            if not isinstance(pre, dict):
+                raise ManifestError(f"{where}: preprocess must be an object")
+            pre = dict(pre)
+            for key in ("input_size", "mean", "std"):
+                if key in pre and not isinstance(pre[key], list):
+                    raise ManifestError(f"{where}: preprocess.{key} must be a list of numbers")
             pre["input_size"] = tuple(need(pre, "input_size", "preprocess."))
             pre["mean"] = tuple(pre.get("mean", PreprocessSpec.mean))
             pre["std"] = tuple(pre.get("std", PreprocessSpec.std))
-            files = {
-                prec: ModelFile(**{"precision": prec, **f})
-                for prec, f in need(data, "files", "").items()
-            }
-            for prec in files:
-                if prec not in PRECISIONS:
-                    raise ManifestError(f"{where}: unknown precision {prec!r} in files")
+            files = _model_files(need(data, "files", ""), "files")
+            if not files:
+                raise ManifestError(f"{where}: files lists no model")
             text = None
             if data.get("text"):
-                t = dict(data["text"])
-                t["files"] = {p: ModelFile(**{"precision": p, **f}) for p, f in t["files"].items()}
+                t = data["text"]
+                if not isinstance(t, dict) or not isinstance(t.get("files"), dict):
+                    raise ManifestError(f"{where}: text needs a files object")
+                t = dict(t)
+                t["files"] = _model_files(t["files"], "text.files")
+                if not isinstance(t.get("tokenizer_files", {}), dict):
+                    raise ManifestError(f"{where}: text.tokenizer_files must be an object")
                 text = TextTower(**t)
+                if not _is_int(text.context_length) or not 1 <= text.context_length <= 4096:
+                    raise ManifestError(f"{where}: text.context_length must be 1…4096")
+            extra = data.get("extra_files", {})
+            if not isinstance(extra, dict):
+                raise ManifestError(f"{where}: extra_files must be an object")
+            for rel, digest in extra.items():
+                _check_rel_path(rel, "extra_files")
+                if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+                    raise ManifestError(f"{where}: extra_files[{rel!r}]: need a sha256")
+            dim = need(data, "embedding_dim", "")
+            if not _is_int(dim) or not 1 <= dim <= 65536:
+                raise ManifestError(f"{where}: embedding_dim must be a whole number 1…65536")
+            names = {}
+            for key, default in (
+                ("name", None),
+                ("version", None),
+                ("input_name", "image"),
+                ("output_name", "embedding"),
+            ):
+                value = need(data, key, "") if default is None else data.get(key, default)
+                if (
+                    not isinstance(value, str | int)
+                    or isinstance(value, bool)
+                    or not str(value).strip()
+                ):
+                    raise ManifestError(f"{where}: {key} must be a non-empty string")
+                names[key] = str(value)
+            for key in ("source", "verification"):
+                if not isinstance(data.get(key, {}), dict):
+                    raise ManifestError(f"{where}: {key} must be an object")
             return cls(
-                name=str(need(data, "name", "")),
-                version=str(need(data, "version", "")),
+                name=names["name"],
+                version=names["version"],
                 source=dict(data.get("source", {})),
                 preprocess=PreprocessSpec(**pre),
-                embedding_dim=int(need(data, "embedding_dim", "")),
+                embedding_dim=dim,
                 opset=int(data.get("opset", 0)),
                 files=files,
-                input_name=str(data.get("input_name", "image")),
-                output_name=str(data.get("output_name", "embedding")),
+                input_name=names["input_name"],
+                output_name=names["output_name"],
                 text=text,
-                extra_files=dict(data.get("extra_files", {})),
+                extra_files=dict(extra),
                 verification=dict(data.get("verification", {})),
                 format_version=version,
             )
-        except ManifestError:
-            raise
+        except ManifestError as exc:
+            msg = str(exc)
+            raise ManifestError(msg if msg.startswith(where) else f"{where}: {msg}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f"{where}: invalid manifest ({exc})") from exc
+
+
+def _model_files(raw: object, what: str) -> dict[str, ModelFile]:
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{what} must be an object of precision → file")
+    out = {}
+    for prec, f in raw.items():
+        if prec not in PRECISIONS:
+            raise ManifestError(f"unknown precision {prec!r} in {what}")
+        if not isinstance(f, dict):
+            raise ManifestError(f"{what}.{prec} must be an object")
+        out[prec] = ModelFile(**{**f, "precision": prec})
+    return out
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -215,8 +316,16 @@ class Bundle:
         if sha256_file(p) != sha256:
             raise BundleFileError(f"{p}: sha256 does not match the manifest (file altered)")
 
+    def listed_files(self) -> set[str]:
+        """Every file the manifest covers with a sha256 (model files, text tower, extras)."""
+        m = self.manifest
+        listed = {f.path for f in m.files.values()} | set(m.extra_files)
+        if m.text:
+            listed |= {f.path for f in m.text.files.values()}
+        return {str(Path(rel)) for rel in listed}
+
     def verify(self) -> None:
-        """Check every file the manifest lists."""
+        """Check every file the manifest lists, and that it lists every file in the folder."""
         for f in self.manifest.files.values():
             self.verify_file(f.path, f.sha256, f.bytes)
         if self.manifest.text:
@@ -224,6 +333,11 @@ class Bundle:
                 self.verify_file(f.path, f.sha256, f.bytes)
         for rel, digest in self.manifest.extra_files.items():
             self.verify_file(rel, digest)
+        listed = self.listed_files() | {MANIFEST}
+        for p in sorted(self.path.rglob("*")):
+            rel = str(p.relative_to(self.path))
+            if p.is_file() and rel not in listed and "__pycache__" not in p.parts:
+                raise BundleFileError(f"{p}: not covered by the manifest's checksums")
 
     def save_manifest(self) -> None:
         """Write manifest.json atomically (the old one stays intact if this is interrupted)."""

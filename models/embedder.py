@@ -79,6 +79,13 @@ class ImageEmbedder:
                 optimization=optimization_for(precision),
             )
             self.model_id = bundle.bundle_id(precision)
+            m = bundle.manifest
+            for role, want in (("input", m.input_name), ("output", m.output_name)):
+                got = getattr(engine, f"{role}_name", want)
+                if got != want:
+                    raise BundleShapeError(
+                        f"{path}: the graph's {role} is named {got!r}, the manifest says {want!r}"
+                    )
         else:
             self.model_id = (
                 f"{bundle.name}@{bundle.manifest.version}/{precision}:{engine.description}"

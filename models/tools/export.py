@@ -273,9 +273,10 @@ def export_efficientnet_lite(
 
 def _write_bundle(out: Path, manifest: Manifest) -> Bundle:
     """Write the manifest (atomically) and the licence notice of a freshly exported bundle."""
+    (out / "NOTICE.txt").write_text(_notice(manifest))
+    manifest.extra_files["NOTICE.txt"] = sha256_file(out / "NOTICE.txt")
     bundle = Bundle(out, manifest)
     bundle.save_manifest()
-    (out / "NOTICE.txt").write_text(_notice(manifest))
     return bundle
 
 

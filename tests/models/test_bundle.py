@@ -115,3 +115,74 @@ def test_save_manifest_is_atomic_and_round_trips(bundle_copy: Path) -> None:
     assert again.manifest.verification["note"] == {"x": 1}
     assert again.manifest.preprocess == bundle.manifest.preprocess
     assert np.allclose(again.manifest.preprocess.mean, bundle.manifest.preprocess.mean)
+
+
+def _set(path: str, value: object):
+    def edit(d: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            d = d[key]
+        d[last] = value
+
+    return edit
+
+
+BAD_MANIFESTS = [
+    # (what a damaged or hand-edited manifest says, the words the one-line error must contain)
+    ("preprocess.mean", [float("nan")] * 3, "preprocess.mean: need three finite numbers"),
+    ("preprocess.std", [float("inf"), 1, 1], "preprocess.std: need three finite numbers"),
+    ("preprocess.std", [0.5, 0, 0.5], "preprocess.std: every value must be > 0"),
+    ("preprocess.mean", ["0.5", 0.5, 0.5], "preprocess.mean: need three finite numbers"),
+    ("preprocess.mean", 0.5, "preprocess.mean must be a list"),
+    ("preprocess.resize_size", -5, "preprocess.resize_size: need a whole number"),
+    ("preprocess.resize_size", 0, "preprocess.resize_size: need a whole number"),
+    ("preprocess.resize_size", 100, "smaller than the crop"),
+    ("preprocess.resize_size", True, "preprocess.resize_size: need a whole number"),
+    ("preprocess.input_size", [-224, 224], "preprocess.input_size: need [height, width]"),
+    ("preprocess.input_size", ["224", "224"], "preprocess.input_size: need [height, width]"),
+    ("preprocess.input_size", [224], "preprocess.input_size: need [height, width]"),
+    ("preprocess.input_size", "224x224", "preprocess.input_size must be a list"),
+    ("preprocess", [], "preprocess must be an object"),
+    ("embedding_dim", -1, "embedding_dim must be a whole number"),
+    ("embedding_dim", "1280", "embedding_dim must be a whole number"),
+    ("name", "", "name must be a non-empty string"),
+    ("input_name", ["image"], "input_name must be a non-empty string"),
+    ("files", {}, "files lists no model"),
+    ("files", [], "files must be an object"),
+    ("files.fp32.sha256", "abc", "files.fp32.sha256: need 64 lowercase hex digits"),
+    ("files.fp32.bytes", -3, "files.fp32.bytes: need a positive whole number"),
+    ("files.fp32.path", "../../etc/passwd", "must be a path inside the bundle folder"),
+    ("files.fp32.path", "/etc/passwd", "must be a path inside the bundle folder"),
+    ("text", {"tokenizer": "clip-bpe"}, "text needs a files object"),
+    ("extra_files", {"NOTICE.txt": "nope"}, "need a sha256"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_MANIFESTS)
+def test_every_manifest_field_is_validated_at_load(bundle_copy, field, value, message):
+    _edit_manifest(bundle_copy, _set(field, value))
+    with pytest.raises(ManifestError) as err:
+        load_bundle(bundle_copy)
+    text = str(err.value)
+    assert message in text and "\n" not in text
+    assert text.startswith(str(bundle_copy / "manifest.json"))
+
+
+def test_graph_input_and_output_names_are_checked(bundle_copy: Path) -> None:
+    _edit_manifest(bundle_copy, _set("output_name", "features"))
+    with pytest.raises(BundleShapeError, match=r"output is named 'embedding'.*says 'features'"):
+        ImageEmbedder.open(bundle_copy, "fp32")
+
+
+def test_every_file_of_a_bundle_is_covered_by_a_checksum(bundle_copy: Path) -> None:
+    bundle = load_bundle(bundle_copy)
+    assert "NOTICE.txt" in bundle.listed_files()
+    bundle.verify()
+    notice = (bundle_copy / "NOTICE.txt").read_bytes()
+    (bundle_copy / "NOTICE.txt").write_text("Licence: do what you like\n")
+    with pytest.raises(BundleFileError, match=r"NOTICE\.txt: sha256 does not match"):
+        bundle.verify()
+    (bundle_copy / "NOTICE.txt").write_bytes(notice)
+    (bundle_copy / "extra.onnx").write_bytes(b"not in the manifest")
+    with pytest.raises(BundleFileError, match=r"extra\.onnx: not covered by the manifest"):
+        bundle.verify()
