@@ -61,6 +61,7 @@ EN: dict[str, str] = {
     "key_clear": "Clear",
     "pin_title": "Staff PIN",
     "pin_wrong": "Wrong PIN",
+    "pin_wait": "Wrong PIN. Try again in {seconds} s",
     "cancel": "Cancel",
     "ok": "OK",
 }
@@ -117,6 +118,7 @@ DE: dict[str, str] = {
     "key_clear": "Löschen",
     "pin_title": "Personal-PIN",
     "pin_wrong": "Falsche PIN",
+    "pin_wait": "Falsche PIN. Neuer Versuch in {seconds} s",
     "cancel": "Abbrechen",
     "ok": "OK",
 }

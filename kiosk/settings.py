@@ -134,8 +134,9 @@ class UiSettings(_Section):
     @classmethod
     def _pin_digits(cls, pin: SecretStr) -> SecretStr:
         value = pin.get_secret_value()
-        if not (value.isdigit() and 4 <= len(value) <= 8):
-            raise ValueError("must be 4 to 8 digits")
+        # ASCII only: "１２３４" or "²²²²" pass str.isdigit() but the keypad cannot type them
+        if not (value.isascii() and value.isdigit() and 4 <= len(value) <= 8):
+            raise ValueError("must be 4 to 8 digits 0-9")
         return pin
 
 

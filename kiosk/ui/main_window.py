@@ -30,6 +30,10 @@ from .widgets import Thumbnails
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PIN_WARNING = (
+    "the staff PIN is still the default one: set ui.staff_pin in the settings file"
+)
+
 IDLE_EVENTS = {
     QEvent.Type.MouseButtonPress,
     QEvent.Type.TouchBegin,
@@ -77,6 +81,8 @@ class KioskWindow(QMainWindow):
         self.attract = AttractPage(tr)
         self.staff = StaffPage()
         self.pin = PinPad(u.staff_pin.get_secret_value(), self.i18n)
+        if self.pin.guard.is_default:
+            log.warning(DEFAULT_PIN_WARNING)
         self.stack = QStackedWidget()
         for page in (
             self.scan,
@@ -308,7 +314,10 @@ class KioskWindow(QMainWindow):
 
     def refresh_staff(self) -> None:
         if self.stack.currentWidget() is self.staff:
-            self.staff.show_info(staff_rows(self.controller, self.scan.preview.display_fps()))
+            rows = staff_rows(self.controller, self.scan.preview.display_fps())
+            if self.pin.guard.is_default:
+                rows.insert(0, ("WARNING", DEFAULT_PIN_WARNING))
+            self.staff.show_info(rows)
 
     @property
     def throttle_state(self) -> ThrottleState:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
@@ -17,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..i18n import Translator
+from ..pin import PinGuard
 
 
 class PinPad(QFrame):
@@ -27,7 +26,8 @@ class PinPad(QFrame):
 
     def __init__(self, pin: str, tr: Translator, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._pin = pin
+        self.guard = PinGuard(pin)
+        self._tr = tr
         self.setObjectName("panel")
         self.setFixedSize(460, 640)
         self.title = QLabel(tr("pin_title"))
@@ -65,9 +65,12 @@ class PinPad(QFrame):
         elif key == "OK":
             entered = self.field.text()
             self.field.clear()
-            if hmac.compare_digest(entered.encode(), self._pin.encode()):
+            result = self.guard.check(entered)
+            if result.ok:
                 self.message.clear()
                 self.accepted.emit()
+            elif result.wait_s > 0:
+                self.message.setText(self._tr("pin_wait", seconds=max(1, round(result.wait_s))))
             else:
                 self.message.setText(self._wrong_text)
         elif len(self.field.text()) < 8:

@@ -303,3 +303,17 @@ def test_a_republished_catalog_is_swapped_in_while_running(
     qtbot.waitUntil(lambda: window.search.model.rowCount() == 1, timeout=3000)
     assert window.search.model.product(0).sku == "NEW-1"
     window.staff_exit()
+
+
+def test_the_keypad_slows_down_a_pin_guesser_and_warns_about_the_default_pin(qtbot, make_window):
+    window = make_window(StillCamera(empty_frame()).open, ui={"fullscreen": False})
+    window.open_page(window.pin.parentWidget())
+    for guess in range(5):
+        window.pin.enter(f"{guess:04d}")
+    assert window.pin.message.text().startswith("Wrong PIN. Try again in ")
+    window.pin.enter("2468")  # the right (default) PIN, during the delay: still refused
+    assert window.stack.currentWidget() is window.pin.parentWidget()
+    window.pin.guard._until = 0  # the delay is over
+    window.pin.enter("2468")
+    assert window.stack.currentWidget() is window.staff
+    assert "still the default" in window.staff.values["WARNING"].text()
