@@ -61,6 +61,6 @@ def test_all_four_digit_pins_through_the_guard_take_days_not_a_second():
 def test_the_default_pin_is_known_and_keypad_untypable_pins_are_refused():
     assert PinGuard("2468").is_default and not PinGuard("4321").is_default
     for pin in ("１２３４", "²²²²", "12a4", "123", "123456789"):
-        with pytest.raises(SettingsError, match="ui.staff_pin"):
+        with pytest.raises(SettingsError, match=r"ui\.staff_pin"):
             load_settings(ui={"staff_pin": pin})
     assert load_settings(ui={"staff_pin": "00001234"}).ui.staff_pin.get_secret_value() == "00001234"
