@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--shots", nargs="+", type=int, default=[0, 1, 3, 5])
     parser.add_argument("--bundle", help="bundle name or folder (default: the shipped default)")
     parser.add_argument("--section", default="recognition", help="BENCHMARKS.md section")
+    parser.add_argument("--note", default="", help="a sentence added to the section")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with open(args.data / "products.csv", encoding="utf-8") as fh:
@@ -160,17 +161,21 @@ def main() -> None:
                 print(line, flush=True)
                 lines.append(line)
         embedder.close()
-    body = "\n".join(lines) + (
-        "\n\nQueries: every photo (2,398) with the catalog photo only, else the `val` photos "
-        "(236; ±3 points). *odd half*: a store of the 32 products in odd rows of "
-        "products.csv, never used to choose the shrinkage (the calibration allowance was set looking at all products). *index s / 1k images*: the whole "
-        "`index` run per 1,000 reference photos (with the adaptation: the synthetic views, "
-        "16 per catalog photo, and the fit; the photos themselves were embedded by the "
-        "first run). *found*: the kiosk's 'We found it' with the thresholds `index` "
-        "calibrated itself (best photo: the fixed defaults). With no enrolled shots (0) `index` "
-        "does not fit the adaptation (it does not win there; the row measures it anyway) and "
-        "the kiosk searches photo by photo; below five shots per product the calibration "
-        "never says 'found' (0 %)."
+    body = (
+        "\n".join(lines)
+        + (
+            "\n\nQueries: every photo (2,398) with the catalog photo only, else the `val` photos "
+            "(236; ±3 points). *odd half*: a store of the 32 products in odd rows of "
+            "products.csv, never used to choose the shrinkage (the calibration allowance was set looking at all products). *index s / 1k images*: the whole "
+            "`index` run per 1,000 reference photos (with the adaptation: the synthetic views, "
+            "16 per catalog photo, and the fit; the photos themselves were embedded by the "
+            "first run). *found*: the kiosk's 'We found it' with the thresholds `index` "
+            "calibrated itself (best photo: the fixed defaults). With no enrolled shots (0) `index` "
+            "does not fit the adaptation (it does not win there; the row measures it anyway) and "
+            "the kiosk searches photo by photo; below five shots per product the calibration "
+            "never says 'found' (0 %)."
+        )
+        + (f"\n\n{args.note}" if args.note else "")
     )
     if not args.no_write:
         bundle = f" --bundle {args.bundle}" if args.bundle else ""

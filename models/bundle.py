@@ -26,7 +26,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 #: Bundles that ship inside the package.
 BUNDLES_DIR = Path(__file__).resolve().parent / "bundles"
-DEFAULT_BUNDLE = "efficientnet-lite0"
+DEFAULT_BUNDLE = "efficientnet-lite0-retail"
 
 
 def _is_int(v: object) -> bool:

@@ -348,6 +348,9 @@ class KioskWindow(QMainWindow):
             self._cursor_hidden = False
         self.idle_timer.stop()
         self._staff_timer.stop()
+        for page in (self.search, self.browse):
+            page.wipe()  # a pending search must not run on the catalog about to close
+            page.finder = None
         t = time.perf_counter()
         self.controller.shutdown()
         self.scan.preview.clear()

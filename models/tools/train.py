@@ -564,8 +564,8 @@ def train_bundle(
             "training": {
                 **report.as_dict(),
                 "data": {
-                    "products": str(products_csv),
-                    "queries": str(queries_csv) if queries_csv else None,
+                    "products": f"{products_csv.parent.name}/{products_csv.name}",
+                    "queries": f"{queries_csv.parent.name}/{queries_csv.name}" if queries_csv else None,
                 },
             },
         },

@@ -66,6 +66,15 @@ def real_embedder() -> ImageEmbedder:
     e.close()
 
 
+@pytest.fixture(scope="session")
+def pretrained_embedder() -> ImageEmbedder:
+    """The ImageNet-pretrained Lite0, int8: the grocery dev set's products are new to it (the
+    default bundle was trained on them, so it cannot judge methods on them)."""
+    e = ImageEmbedder.open("efficientnet-lite0")
+    yield e
+    e.close()
+
+
 @pytest.fixture
 def hnsw_settings() -> CatalogSettings:
     """Settings that make even a tiny catalog use an HNSW index file of its photos (and search

@@ -42,7 +42,7 @@ def test_import_index_search_eval_stats_check(shop, tmp_path, queries) -> None:
     code, out = run("import", shop(6), "--db", db)
     assert code == 0 and "6 new" in out
     code, out = run("index", "--db", db)
-    assert code == 0 and "6 embedded" in out and "efficientnet-lite0@1.0.0/int8" in out
+    assert code == 0 and "6 embedded" in out and "efficientnet-lite0-retail@1.0.0/int8" in out
     own = tmp_path / "shop" / "images" / "p3.jpg"  # the catalog photo finds itself
     code, out = run("search", "--db", db, own, tmp_path / "q" / "q3_1.jpg", "--k", "3", "--json")
     assert code == 0

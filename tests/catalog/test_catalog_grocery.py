@@ -39,17 +39,17 @@ def _val_csv(dev_data: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_grocery_catalog_then_enrolled_shots(dev_data, tmp_path, real_embedder) -> None:
+def test_grocery_catalog_then_enrolled_shots(dev_data, tmp_path, pretrained_embedder) -> None:
     db = tmp_path / "grocery.db"
     report = import_products(db, dev_data / "products.csv")
     assert report.ok and len(report.created) == 65 and report.images_added == 65
-    first = index_catalog(db, real_embedder)
+    first = index_catalog(db, pretrained_embedder)
     assert first.embedded == 65 and not first.failed
     queries, issues = read_queries(_val_csv(dev_data, tmp_path))
     assert not issues and len(queries) == 236
-    finder = open_finder(db, bundle_id=real_embedder.model_id)
+    finder = open_finder(db, bundle_id=pretrained_embedder.model_id)
     assert [p.sku for p in finder.search_text("granny smith")] == ["Granny-Smith"]
-    iconic = evaluate_queries(finder, real_embedder, queries)
+    iconic = evaluate_queries(finder, pretrained_embedder, queries)
     finder.close()
     assert iconic.n == 236 and not iconic.skipped
     assert iconic.recall_at_1 > 0.2 and iconic.recall_at_5 > 0.5  # chance: 1/65 and 5/65
@@ -62,10 +62,10 @@ def test_grocery_catalog_then_enrolled_shots(dev_data, tmp_path, real_embedder) 
         shots.setdefault(r["sku"], []).append(dev_data / r["image"])
     items = [EnrollItem(sku, paths[0]) for sku, paths in sorted(shots.items())]
     assert enroll_images(db, items).added == 65
-    second = index_catalog(db, real_embedder)
+    second = index_catalog(db, pretrained_embedder)
     assert (second.embedded, second.up_to_date) == (65, 65)  # only the new shots
-    finder = open_finder(db, bundle_id=real_embedder.model_id)
-    enrolled = evaluate_queries(finder, real_embedder, queries)
+    finder = open_finder(db, bundle_id=pretrained_embedder.model_id)
+    enrolled = evaluate_queries(finder, pretrained_embedder, queries)
     finder.close()
     assert enrolled.recall_at_1 > iconic.recall_at_1  # one in-store shot already helps
 
@@ -92,7 +92,7 @@ def test_grocery_eval_from_the_command_line(dev_data, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_store_adaptation_beats_the_best_photo_and_found_is_trustworthy(
-    dev_data, tmp_path, real_embedder
+    dev_data, tmp_path, pretrained_embedder
 ) -> None:
     """Five enrolled shots per product, queried with photos of other days (`val`): the store
     adaptation lifts Recall@1 far above searching photo by photo, and the "We found it" it
@@ -108,16 +108,16 @@ def test_store_adaptation_beats_the_best_photo_and_found_is_trustworthy(
     enroll_images(db, [EnrollItem(s, p) for s, ps in sorted(shots.items()) for p in ps[::4][:5]])
     queries, _ = read_queries(_val_csv(dev_data, tmp_path))
 
-    index_catalog(db, real_embedder, settings=CatalogSettings(adapt=0))
-    finder = open_finder(db, bundle_id=real_embedder.model_id)
+    index_catalog(db, pretrained_embedder, settings=CatalogSettings(adapt=0))
+    finder = open_finder(db, bundle_id=pretrained_embedder.model_id)
     assert finder.adaptation is None
-    plain = evaluate_queries(finder, real_embedder, queries)
+    plain = evaluate_queries(finder, pretrained_embedder, queries)
     finder.close()
 
-    report = index_catalog(db, real_embedder)
+    report = index_catalog(db, pretrained_embedder)
     assert report.adaptation is not None and report.adaptation.action == "fitted"
-    finder = open_finder(db, bundle_id=real_embedder.model_id)
-    adapted = evaluate_queries(finder, real_embedder, queries)
+    finder = open_finder(db, bundle_id=pretrained_embedder.model_id)
+    adapted = evaluate_queries(finder, pretrained_embedder, queries)
     finder.close()
     assert adapted.recall_at_1 >= plain.recall_at_1 + 0.1, (plain.recall_at_1, adapted.recall_at_1)
     assert adapted.recall_at_1 >= 0.62 and adapted.recall_at_5 >= 0.9

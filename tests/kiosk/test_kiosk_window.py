@@ -181,7 +181,7 @@ def test_kiosk_mode_refuses_to_close_until_staff_exit_with_the_pin(qtbot, make_w
     window.pin.enter("4321")
     assert window.stack.currentWidget() is window.staff
     rows = window.staff.values
-    assert rows["Model bundle"].text().startswith("efficientnet-lite0@")
+    assert rows["Model bundle"].text().startswith("efficientnet-lite0-retail@")
     assert rows["Catalog version"].text() == window.services.finder.catalog_version
     assert rows["Camera"].text().startswith("live")
     _tap(qtbot, window.staff.exit_button)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from models.bundle import BUNDLES_DIR, DEFAULT_BUNDLE
+from models.bundle import BUNDLES_DIR
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,9 @@ def photos() -> list[np.ndarray]:
 
 @pytest.fixture
 def bundle_copy(tmp_path: Path) -> Path:
-    """A writable copy of the default bundle."""
+    """A writable copy of the pretrained EfficientNet-Lite0 bundle (what export makes)."""
     dst = tmp_path / "bundle"
-    shutil.copytree(BUNDLES_DIR / DEFAULT_BUNDLE, dst)
+    shutil.copytree(BUNDLES_DIR / "efficientnet-lite0", dst)
     return dst
 
 
