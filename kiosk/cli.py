@@ -124,6 +124,10 @@ def kiosk(
     Staff leave kiosk mode by holding the AisleLens logo (top left) and entering the PIN.
     """
     t_start = time.monotonic()
+    if demo and camera_source is not None:
+        raise click.UsageError(
+            "--camera and --demo do not go together: the demo plays its own video"
+        )
     from .settings import load_settings
 
     overrides: dict[str, Any] = {}

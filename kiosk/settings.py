@@ -214,6 +214,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: no such settings file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the settings file as UTF-8"
+        ) from exc
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read ({exc.strerror})") from exc
 

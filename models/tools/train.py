@@ -565,7 +565,9 @@ def train_bundle(
                 **report.as_dict(),
                 "data": {
                     "products": f"{products_csv.parent.name}/{products_csv.name}",
-                    "queries": f"{queries_csv.parent.name}/{queries_csv.name}" if queries_csv else None,
+                    "queries": f"{queries_csv.parent.name}/{queries_csv.name}"
+                    if queries_csv
+                    else None,
                 },
             },
         },

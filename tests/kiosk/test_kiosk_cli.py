@@ -118,3 +118,9 @@ def test_the_kiosk_stops_cleanly_on_ctrl_c_and_on_a_service_stop(
     assert proc.returncode == 0, err
     text = log.read_text()
     assert f"stopping on {sig.name}" in text and "kiosk exited with status 0" in text
+
+
+def test_camera_and_demo_together_are_refused():
+    out = CliRunner().invoke(cli, ["kiosk", "--demo", "--camera", "0"])
+    assert out.exit_code == 2
+    assert "--camera and --demo do not go together" in out.output

@@ -99,3 +99,11 @@ def test_bad_values_say_where_they_were_set(tmp_path, monkeypatch):
         "ui.idle_timeout_s" in li and "(in $AISLELENS_UI__IDLE_TIMEOUT_S)" in li for li in lines
     )
     assert any("camera.width" in li and f"(in {config})" in li for li in lines)
+
+
+def test_a_settings_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    bad = tmp_path / "kiosk.toml"
+    bad.write_bytes(b'[ui]\nlanguage = "\xff\xfe"\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings(bad)
+    assert "not UTF-8 text" in str(err.value) and "\n" not in str(err.value)
