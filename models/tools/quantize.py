@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 METHODS = ("static", "dynamic", "fp16")
 
 
+def _where(calib: object) -> str:
+    """The calibration set as the manifest records it: its folder and name, no machine path."""
+    if calib is None:
+        return "scikit-image sample photos"
+    p = Path(str(calib))
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+
+
 class QuantizeError(ModelError):
     """Quantization failed."""
 
@@ -133,7 +141,7 @@ def quantize_bundle(
                 method=calib_method,
                 progress=progress,
             )
-            how = f"static-qdq-per-channel ({calib_method}, {len(images)} images from {calib or 'scikit-image sample photos'})"
+            how = f"static-qdq-per-channel ({calib_method}, {len(images)} images from {_where(calib)})"
         elif method == "dynamic":
             quantize_dynamic_int8(fp32, tmp)
             how = "dynamic-int8"
