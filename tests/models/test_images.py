@@ -18,6 +18,7 @@ from models import (
     load_image,
     to_bgr8,
 )
+from models.images import header_size, sniff_format
 
 
 def _write(path: Path, image: np.ndarray) -> Path:
@@ -103,6 +104,58 @@ def _png_header_only(width: int, height: int) -> bytes:
 def test_huge_png_is_refused_before_decoding() -> None:
     with pytest.raises(ImageTooLargeError, match="20000×20000"):
         decode_image(_png_header_only(20000, 20000), source="huge.png")
+
+
+def _tiff_entry(tag: int, value: int) -> bytes:
+    return struct.pack("<HHII", tag, 4, 1, value)
+
+
+_HUGE_HEADERS = {
+    "webp-extended": b"RIFF"
+    + struct.pack("<I", 100)
+    + b"WEBPVP8X"
+    + struct.pack("<I", 10)
+    + b"\x00" * 4
+    + (8999).to_bytes(3, "little") * 2
+    + b"\x00" * 64,
+    "bmp": b"BM" + b"\x00" * 12 + struct.pack("<Iii", 40, 9000, -9000) + b"\x00" * 64,
+    "tiff": b"II*\x00"
+    + struct.pack("<IH", 8, 2)
+    + _tiff_entry(256, 9000)
+    + _tiff_entry(257, 9000)
+    + b"\x00" * 64,
+    "gif": b"GIF89a" + struct.pack("<HH", 9000, 9000) + b"\x00" * 64,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_HUGE_HEADERS))
+def test_huge_images_of_every_format_are_refused_from_the_header(kind: str) -> None:
+    with pytest.raises(ImageTooLargeError, match="9000×9000"):
+        decode_image(_HUGE_HEADERS[kind], source=f"huge.{kind}")
+
+
+@pytest.mark.parametrize(
+    ("ext", "params"),
+    [
+        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
+        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]),  # lossless
+        (".bmp", []),
+        (".tiff", []),
+        (".png", []),
+        (".jpg", []),
+    ],
+)
+def test_header_size_matches_what_opencv_writes(ext: str, params: list[int]) -> None:
+    _ok, buf = cv2.imencode(ext, np.full((40, 50, 3), 99, np.uint8), params)
+    data = buf.tobytes()
+    fmt = sniff_format(data)
+    assert fmt is not None and header_size(data, fmt) == (50, 40)
+    assert decode_image(data).shape == (40, 50, 3)
+
+
+def test_a_header_without_a_size_is_refused_before_decoding() -> None:
+    with pytest.raises(ImageDecodeError, match="corrupt TIFF header"):
+        decode_image(b"II*\x00" + struct.pack("<IH", 8, 0) + b"\x00" * 32, source="x.tif")
 
 
 def test_large_jpeg_is_decoded_at_reduced_scale_under_the_cap(tmp_path: Path) -> None:
