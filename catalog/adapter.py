@@ -41,6 +41,7 @@ from .index_hnsw import HnswIndex
 from .index_store import fsync_path
 from .progress import ProgressFactory, start_progress
 from .settings import CatalogSettings
+from .vectorcheck import vector_crc
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +149,14 @@ def embed_views(
             seed = int.from_bytes(hashlib.sha256(sha.encode()).digest()[:4], "little")
             views = synthetic_views(image, n, seed=seed, backgrounds=backgrounds)
             vectors = embedder.embed(views, batch_size=settings.batch_size)
+            blob = _blob(vectors)
             with db.atomic():
                 db.conn.execute(
-                    "INSERT INTO view_embeddings (image_id, bundle_id, sha256, n, dim, vectors) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET "
+                    "INSERT INTO view_embeddings (image_id, bundle_id, sha256, n, dim, vectors, crc)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET "
                     "bundle_id = excluded.bundle_id, sha256 = excluded.sha256, n = excluded.n, "
-                    "dim = excluded.dim, vectors = excluded.vectors",
-                    [image_id, embedder.model_id, sha, n, embedder.dim, _blob(vectors)],
+                    "dim = excluded.dim, vectors = excluded.vectors, crc = excluded.crc",
+                    [image_id, embedder.model_id, sha, n, embedder.dim, blob, vector_crc(blob)],
                 )
             done += 1
             bar.update(1)
@@ -260,19 +262,21 @@ def refit_adaptation(
     graph = proto_graph_path(db_path)
     if large:
         graph_sha = _write_graph(graph, protos, ids, settings)
+    mean, matrix = _blob(adaptation.mean), _blob(adaptation.matrix)
     with db.atomic():
         db.conn.execute("DELETE FROM adaptation")
         db.conn.execute(
             "INSERT INTO adaptation (id, bundle_id, embeddings_revision, dim, out_dim, mean, "
-            "matrix, params, thresholds, graph_sha256, fitted_at) "
-            "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "matrix, crc, params, thresholds, graph_sha256, fitted_at) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 bundle_id,
                 emb_rev,
                 adaptation.dim,
                 adaptation.out_dim,
-                _blob(adaptation.mean),
-                _blob(adaptation.matrix),
+                mean,
+                matrix,
+                vector_crc(mean, matrix),
                 json.dumps({"fit": params, "products": len(products)}),
                 thresholds.to_json(),
                 graph_sha,
@@ -281,8 +285,8 @@ def refit_adaptation(
         )
         db.conn.execute("DELETE FROM prototypes")
         db.conn.executemany(
-            "INSERT INTO prototypes (product_id, vector) VALUES (?, ?)",
-            [(int(pid), _blob(v)) for pid, v in zip(ids, protos, strict=True)],
+            "INSERT INTO prototypes (product_id, vector, crc) VALUES (?, ?, ?)",
+            [(int(pid), b, vector_crc(b)) for pid, b in zip(ids, map(_blob, protos), strict=True)],
         )
         _bump_revision(db)
     if not graph_sha:

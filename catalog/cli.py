@@ -174,6 +174,8 @@ def index(
         f"{report.embedded} embedded ({report.images_per_s:.1f} images/s), "
         f"{report.up_to_date} up to date, {len(report.failed)} unreadable"
     )
+    if report.damaged:
+        click.echo(f"damaged on disk, dropped and redone: {', '.join(report.damaged)}")
     if report.index:
         ix = report.index
         if ix.kind == "exact":

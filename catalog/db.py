@@ -179,8 +179,32 @@ def _m003(db: Database) -> None:
     )
 
 
+@migrations(name="m004_vector_checksums")
+def _m004(db: Database) -> None:
+    # A CRC-32 beside every stored vector (catalog/vectorcheck.py): integrity_check does not
+    # look inside BLOBs, so a damaged page could otherwise change a vector without an error.
+    from .vectorcheck import register_crc_function
+
+    register_crc_function(db)
+    db.executescript(
+        """
+        ALTER TABLE embeddings ADD COLUMN crc INTEGER;
+        ALTER TABLE view_embeddings ADD COLUMN crc INTEGER;
+        ALTER TABLE prototypes ADD COLUMN crc INTEGER;
+        ALTER TABLE adaptation ADD COLUMN crc INTEGER;
+        UPDATE embeddings SET crc = aislelens_crc32(vector);
+        UPDATE view_embeddings SET crc = aislelens_crc32(vectors);
+        UPDATE prototypes SET crc = aislelens_crc32(vector);
+        UPDATE adaptation SET crc = aislelens_crc32(mean, matrix);
+        """
+    )
+
+
 #: The schema version is the number of migrations this code knows.
 SCHEMA_VERSION = len(migrations._migrations)
+#: The oldest schema a read-only open (the kiosk) still reads: later migrations only add what
+#: the kiosk does not read (the vector checksums of m004).
+READABLE_FROM = 3
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -251,7 +275,10 @@ def open_catalog(path: str | os.PathLike[str], *, create: bool = False) -> Datab
 
 
 def open_catalog_readonly(path: str | os.PathLike[str]) -> Database:
-    """Open an existing, up-to-date catalog for reading only (the kiosk's view)."""
+    """Open an existing catalog for reading only (the kiosk's view).
+
+    A catalog a few migrations behind is read as it is (see ``READABLE_FROM``): a kiosk
+    updated before its catalog keeps working; the next staff command upgrades the file."""
     p = Path(path)
     if not p.is_file():
         raise CatalogNotFoundError(f"{p}: no catalog here")
@@ -262,7 +289,7 @@ def open_catalog_readonly(path: str | os.PathLike[str]) -> Database:
         version = db.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise SchemaError(f"{p}: cannot open the catalog ({exc})") from exc
-    if version != SCHEMA_VERSION:
+    if not READABLE_FROM <= version <= SCHEMA_VERSION:
         db.close()
         raise SchemaError(
             f"{p}: catalog schema version {version}, this AisleLens needs {SCHEMA_VERSION}; "

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import InputFileError
 
@@ -45,7 +45,16 @@ ALIASES = {
 KNOWN = {"sku", "image", "related", "attributes", *SCALAR_FIELDS}
 _TRUE = {"1", "true", "yes", "y", "t", "in stock", "x"}
 _FALSE = {"0", "false", "no", "n", "f", "out of stock", "sold out"}
-_PRICE = re.compile(r"^\s*[€$£]?\s*(\d+(?:[.,]\d{1,4})?)\s*(?:[€$£]|[A-Z]{3})?\s*$")
+_PRICE = re.compile(
+    r"^\s*[€$£]?\s*(\d+(?:[.,]\d{1,4})?)\s*(?:[€$£]|[A-Z]{3})?\s*$", re.ASCII
+)  # ASCII digits only: "１２３" is not read as 123
+#: The longest value a cell may hold (a description is a few hundred characters).
+MAX_VALUE_CHARS = 65_536
+#: The longest SKU.
+MAX_SKU_CHARS = 128
+#: How deep a JSON value may nest (an attribute may be an object of lists, not much more).
+MAX_JSON_DEPTH = 32
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class ImportIssue:
     reason: str
 
     def __str__(self) -> str:
-        where = f"row {self.row}" + (f", {self.column}" if self.column else "")
+        where = f"row {self.row}" + (f", {shown(self.column)}" if self.column else "")
         return f"{where}: {self.reason}"
 
 
@@ -79,6 +88,22 @@ class ParsedFile:
     issues: list[ImportIssue]
     rejected: list[str]  # SKUs with at least one bad row (none of their rows are used)
     rows: int
+
+
+class RawRecord(NamedTuple):
+    """One record of a file as read, before validation."""
+
+    row: int  # line number in a CSV/JSONL file (header = 1), item number in a JSON array
+    fields: dict[str, Any] | None  # None for a malformed record
+    reason: str = ""  # why the record is malformed ("" when it is not)
+    skus: tuple[str, ...] = ()  # of a malformed record: SKUs whose rows it may have swallowed
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` made safe to print on a terminal: control and undecodable characters escaped,
+    cut to ``limit`` characters."""
+    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[: limit + 1])
+    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def normalise_column(name: str) -> str:
@@ -103,21 +128,53 @@ def read_text(path: Path) -> str:
 
 
 def _has_bad_text(value: Any) -> bool:
-    if isinstance(value, str):
-        return any("\udc80" <= ch <= "\udcff" for ch in value)
-    if isinstance(value, list):
-        return any(_has_bad_text(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_bad_text(k) or _has_bad_text(v) for k, v in value.items())
+    """True when a text anywhere in ``value`` holds bytes that were not UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\udc80" <= ch <= "\udcff" for ch in item):
+                return True
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
     return False
 
 
-def iter_raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(row number, raw mapping, reason) for every record of the file.
+def _json_depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
-    A non-empty reason marks a malformed record; its mapping is then None or holds only the
-    SKU it seems to be about.
-    """
+
+def _json_record(row: int, item: Any) -> RawRecord:
+    if not isinstance(item, dict):
+        return RawRecord(row, None, "expected a JSON object")
+    if _json_depth(item) > MAX_JSON_DEPTH:
+        sku = item.get("sku")
+        skus = (str(sku).strip(),) if isinstance(sku, str | int) and str(sku).strip() else ()
+        return RawRecord(row, None, _TOO_DEEP, skus)
+    return RawRecord(row, item)
+
+
+_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def iter_raw_rows(path: Path) -> Iterator[RawRecord]:
+    """Every record of the file, malformed ones included (with a reason)."""
     suffix = path.suffix.lower()
     text = read_text(path)
     if suffix in (".csv", ".tsv", ".txt"):
@@ -129,13 +186,12 @@ def iter_raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield lineno, None, f"invalid JSON ({exc.msg}, column {exc.colno})"
+                yield RawRecord(lineno, None, f"invalid JSON ({exc.msg}, column {exc.colno})")
                 continue
-            yield (
-                (lineno, item, "")
-                if isinstance(item, dict)
-                else (lineno, None, "expected a JSON object")
-            )
+            except RecursionError:
+                yield RawRecord(lineno, None, _TOO_DEEP)
+                continue
+            yield _json_record(lineno, item)
     elif suffix == ".json":
         try:
             data = json.loads(text)
@@ -143,6 +199,8 @@ def iter_raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]
             raise InputFileError(
                 f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
             ) from None
+        except RecursionError:
+            raise InputFileError(f"{path}: invalid JSON ({_TOO_DEEP})") from None
         if isinstance(data, dict) and isinstance(data.get("products"), list):
             data = data["products"]
         if not isinstance(data, list):
@@ -150,9 +208,11 @@ def iter_raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]
                 f'{path}: expected a JSON array of products (or {{"products": [...]}})'
             )
         for i, item in enumerate(data, start=1):
-            yield (i, item, "") if isinstance(item, dict) else (i, None, "expected a JSON object")
+            yield _json_record(i, item)
     else:
-        raise InputFileError(f"{path}: unknown file type {suffix!r} (use .csv, .json or .jsonl)")
+        raise InputFileError(
+            f"{path}: unknown file type {shown(suffix)!r} (use .csv, .json or .jsonl)"
+        )
 
 
 def read_image_sku_rows(
@@ -166,13 +226,19 @@ def read_image_sku_rows(
     base = path.resolve().parent
     rows: list[tuple[int, Path, str]] = []
     issues: list[ImportIssue] = []
-    for row, raw, reason in iter_raw_rows(path):
+    for row, fields, reason, _skus in iter_raw_rows(path):
         if reason:
             issues.append(ImportIssue(row, "", reason))
             continue
-        raw = {str(k).strip().lower(): v for k, v in (raw or {}).items()}
-        sku = str(raw.get("sku") or "").strip()
-        ref = next((str(raw[c]).strip() for c in image_columns if raw.get(c)), "")
+        raw = {str(k).strip().lower(): v for k, v in (fields or {}).items()}
+        try:
+            sku = _sku(raw.get("sku"))
+            ref = next((_text(raw[c]) for c in image_columns if raw.get(c)), "")
+            if _has_bad_text(sku) or _has_bad_text(ref):
+                raise ValueError("not valid UTF-8 text (save the file as UTF-8)")
+        except ValueError as exc:
+            issues.append(ImportIssue(row, "", str(exc)))
+            continue
         if not sku or not ref:
             issues.append(ImportIssue(row, "sku" if not sku else "image", "missing value"))
             continue
@@ -181,23 +247,47 @@ def read_image_sku_rows(
     return rows, issues
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _skus_on(lines: list[str], at: int, delimiter: str) -> tuple[str, ...]:
+    """The SKU column of each physical line, read on its own (for a malformed record)."""
+    found: dict[str, None] = {}
+    for line in lines:
+        try:
+            values = next(csv.reader([line], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        sku = values[at].strip() if at < len(values) else ""
+        if sku and len(sku) <= MAX_SKU_CHARS and not _has_bad_text(sku):
+            found[sku] = None
+    return tuple(found)
+
+
+def _csv_rows(path: Path, text: str) -> Iterator[RawRecord]:
+    # Cells are limited by MAX_VALUE_CHARS when validated (one bad row), not by the parser's
+    # own 131,072-character limit, which would end the file there.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     sample = text[:8192]
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise InputFileError(f"{path}: the file is empty") from None
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: the header is not valid CSV ({exc})") from None
     columns = [normalise_column(c) for c in header]
     dupes = sorted({c for c in columns if columns.count(c) > 1 and c})
     if dupes:
-        raise InputFileError(f"{path}: header repeats column(s) {', '.join(dupes)}")
+        raise InputFileError(
+            f"{path}: header repeats column(s) {', '.join(shown(d, 30) for d in dupes[:10])}"
+        )
     if "sku" not in columns:
-        raise InputFileError(f"{path}: no sku column (columns: {', '.join(header)})")
+        listed = ", ".join(shown(c, 30) for c in header[:12]) + (", …" if len(header) > 12 else "")
+        raise InputFileError(f"{path}: no sku column (columns: {listed})")
+    at = columns.index("sku")
     last_line = reader.line_num
     while True:
         start = last_line + 1
@@ -206,26 +296,72 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | Non
         except StopIteration:
             return
         except csv.Error as exc:
-            yield start, None, f"malformed CSV from here on ({exc}; an unbalanced quote?)"
+            # Where a quote went wrong, nothing after it can be trusted to be split right:
+            # stop, and keep every SKU named on the lines left untouched.
+            skus = _skus_on(lines[start - 1 :], at, delimiter)
+            yield RawRecord(
+                start, None, f"malformed CSV from here on ({exc}; an unbalanced quote?)", skus
+            )
             return
         end, last_line = reader.line_num, reader.line_num
         if not values or all(not v.strip() for v in values):
             continue
         if len(values) != len(columns):
             span = f" (lines {start}–{end}: an unbalanced quote?)" if end > start else ""
-            at = columns.index("sku")
-            hint = {"sku": values[at]} if at < len(values) and end == start else None
-            yield start, hint, f"{len(values)} fields, the header has {len(columns)}{span}"
+            skus = _skus_on(lines[start - 1 : end], at, delimiter)
+            yield RawRecord(
+                start, None, f"{len(values)} fields, the header has {len(columns)}{span}", skus
+            )
             continue
-        yield start, {c: v for c, v in zip(columns, values, strict=True) if c}, ""
+        yield RawRecord(start, {c: v for c, v in zip(columns, values, strict=True) if c})
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, with its article: "an array", "an object", "true or false"..."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a number" if isinstance(value, int | float) else "text"
+
+
+def _too_long(n: int) -> str:
+    return f"{n:,} characters, at most {MAX_VALUE_CHARS:,}"
+
+
+def _text(value: Any) -> str:
+    """A cell as text: JSON numbers are fine, objects, arrays and true/false are not."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"must be text, not {_json_kind(value)}")
+    text = value.strip() if isinstance(value, str) else str(value)
+    if len(text) > MAX_VALUE_CHARS:
+        raise ValueError(_too_long(len(text)))
+    if _CONTROL.search(text):
+        raise ValueError("holds a control character (such as NUL)")
+    return text
 
 
 def _split_list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [part.strip() for part in str(value).split("|") if part.strip()]
+        return [t for t in (_text(v) for v in value) if t]
+    return [part.strip() for part in _text(value).split("|") if part.strip()]
+
+
+def _sku(value: Any) -> str:
+    if isinstance(value, float):
+        raise ValueError("a SKU must be text or a whole number")
+    sku = _text(value)
+    if re.search(r"[\x00-\x1f\x7f]", sku):
+        raise ValueError("holds a control character (such as NUL or a tab)")
+    if len(sku) > MAX_SKU_CHARS:
+        raise ValueError(f"{len(sku):,} characters, at most {MAX_SKU_CHARS}")
+    return sku
 
 
 def parse_price(value: Any) -> float | None:
@@ -276,7 +412,11 @@ def _clean_row(
             )
     if len(issues) > before:
         return None
-    sku = str(raw.get("sku") or "").strip()
+    try:
+        sku = _sku(raw.get("sku"))
+    except ValueError as exc:
+        issues.append(ImportIssue(row, "sku", str(exc)))
+        return None
     if not sku:
         issues.append(ImportIssue(row, "sku", "missing SKU"))
         return None
@@ -291,37 +431,53 @@ def _clean_row(
             elif name == "in_stock":
                 rec.fields[name] = parse_bool(value)
             elif name == "currency":
-                cur = str(value or "").strip().upper()
+                cur = _text(value).upper()
                 if cur and not re.fullmatch(r"[A-Z]{3}", cur):
                     raise ValueError(f"{value!r} is not a currency code (e.g. EUR)")
                 if cur:
                     rec.fields[name] = cur
             else:
-                rec.fields[name] = "" if value is None else str(value).strip()
+                rec.fields[name] = _text(value)
         except ValueError as exc:
             issues.append(ImportIssue(row, name, str(exc)))
-    if "image" in raw:
+    for name in ("image", "related"):
+        if name not in raw:
+            continue
+        try:
+            refs = _split_list(raw[name])
+        except ValueError as exc:
+            issues.append(ImportIssue(row, name, str(exc)))
+            continue
+        if name == "related":
+            rec.related = refs
+            continue
         rec.images = []
-        for ref in _split_list(raw["image"]):
+        for ref in refs:
             p = Path(ref).expanduser()
             p = p if p.is_absolute() else base / p
             if not p.is_file():
-                issues.append(ImportIssue(row, "image", f"no such image file: {ref}"))
+                issues.append(ImportIssue(row, "image", f"no such image file: {shown(ref)}"))
             rec.images.append((row, p))
-    if "related" in raw:
-        rec.related = _split_list(raw["related"])
     attrs = raw.get("attributes")
     if isinstance(attrs, str) and attrs.strip():
         try:
             attrs = json.loads(attrs)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             attrs = None
-        if not isinstance(attrs, dict):
+        if not isinstance(attrs, dict) or _json_depth(attrs) > MAX_JSON_DEPTH:
+            attrs = None
             issues.append(ImportIssue(row, "attributes", "must be a JSON object"))
+    elif attrs not in (None, "") and not isinstance(attrs, dict):
+        issues.append(
+            ImportIssue(row, "attributes", f"must be a JSON object, not {_json_kind(attrs)}")
+        )
     if isinstance(attrs, dict):
         rec.attributes.update(attrs)
     for column, value in raw.items():
         if column not in KNOWN and column and value not in (None, ""):
+            if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+                issues.append(ImportIssue(row, column, _too_long(len(value))))
+                continue
             rec.attributes[column] = value.strip() if isinstance(value, str) else value
     return None if len(issues) > before else rec
 
@@ -354,23 +510,32 @@ def _merge(into: ProductRecord, rec: ProductRecord, row: int, issues: list[Impor
 
 
 def parse_product_file(path: str | Path) -> ParsedFile:
-    """Read and validate a product file; SKUs with any bad row are rejected as a whole."""
+    """Read and validate a product file; SKUs with any bad row are rejected as a whole.
+
+    A malformed record (wrong field count, a quote gone wrong) rejects the SKU on its first
+    line and every SKU of the file named on the lines it swallowed, so that no SKU is written
+    from some of its rows only."""
     path = Path(path)
     base = path.resolve().parent
     issues: list[ImportIssue] = []
     records: dict[str, ProductRecord] = {}
     bad: dict[str, None] = {}
+    swallowed: set[str] = set()
     rows = 0
-    for row, raw, reason in iter_raw_rows(path):
+    for row, fields, reason, skus in iter_raw_rows(path):
         rows += 1
-        raw = {normalise_column(str(k)): v for k, v in (raw or {}).items()}
-        rec = None
         if reason:
             issues.append(ImportIssue(row, "", reason))
-        else:
-            rec = _clean_row(row, raw, base, issues)
+            bad.update(dict.fromkeys(skus[:1]))
+            swallowed.update(skus[1:])
+            continue
+        raw = {normalise_column(str(k)): v for k, v in (fields or {}).items()}
+        rec = _clean_row(row, raw, base, issues)
         if rec is None:
-            sku = str(raw.get("sku") or "").strip()
+            try:
+                sku = _sku(raw.get("sku"))
+            except ValueError:
+                continue
             if sku and not _has_bad_text(sku):
                 bad[sku] = None
             continue
@@ -379,6 +544,7 @@ def parse_product_file(path: str | Path) -> ParsedFile:
                 bad[rec.sku] = None
         else:
             records[rec.sku] = rec
+    bad.update(dict.fromkeys(sorted(swallowed & records.keys())))
     for sku in bad:
         records.pop(sku, None)
     return ParsedFile(records, issues, list(bad), rows)

@@ -28,6 +28,7 @@ from .imagefiles import file_signature, resolve_stored, sha256_file
 from .index_store import IndexSyncReport, sync_index
 from .progress import ProgressBar, ProgressFactory, start_progress, ticker
 from .settings import CatalogSettings
+from .vectorcheck import drop_damaged, find_damaged, vector_crc
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class IndexReport:
     images: int  # reference images in the catalog
     embedded: int = 0  # embedded in this run
     up_to_date: int = 0  # already had a current embedding
+    damaged: list[str] = field(default_factory=list)  # damaged stored vectors, dropped and redone
     failed: list[tuple[str, str]] = field(default_factory=list)  # (sku, reason)
     kept_missing: list[tuple[str, str]] = field(default_factory=list)  # file gone, vector kept
     embed_seconds: float = 0.0
@@ -155,16 +157,18 @@ def _store_chunk(
     with db.atomic():
         for vector, i in zip(result.vectors, result.ok, strict=True):
             t = chunk[i]
+            blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
             db.conn.execute("DELETE FROM embeddings WHERE image_id = ?", [t.image_id])
             db.conn.execute(
-                "INSERT INTO embeddings (image_id, bundle_id, sha256, dim, vector, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO embeddings (image_id, bundle_id, sha256, dim, vector, crc, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     t.image_id,
                     embedder.model_id,
                     t.sha256,
                     embedder.dim,
-                    np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                    blob,
+                    vector_crc(blob),
                     now,
                 ],
             )
@@ -200,6 +204,11 @@ def index_catalog(
                 check_bundle(db, db_path, embedder.model_id)
             _switch_bundle(db, embedder, bundle_ref or embedder.bundle.name)
             report = IndexReport(embedder.model_id, 0)
+            damage = find_damaged(db)
+            if damage.count:
+                report.damaged = damage.describe()
+                log.warning("damaged on disk, redone: %s", ", ".join(report.damaged))
+                drop_damaged(db, damage)
             todo = _scan(db, db_path.parent, report)
             bar = start_progress(progress, len(todo), "embed")
             started = time.perf_counter()

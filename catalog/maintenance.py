@@ -15,6 +15,7 @@ from .db import revisions as db_revisions
 from .errors import IndexFileError
 from .index_store import IndexMeta, catalog_dim, load_index_checked, projection_path
 from .settings import CatalogSettings
+from .vectorcheck import find_damaged
 
 
 @dataclass
@@ -155,6 +156,12 @@ def _check_vectors(db: Any, report: CheckReport) -> None:
     bad = conn.execute("SELECT count(*) FROM embeddings WHERE length(vector) != 4 * dim").fetchone()
     if bad[0]:
         report.problems.append(f"{bad[0]} vectors have the wrong length")
+    damage = find_damaged(db)
+    if damage.count:
+        report.problems.append(
+            f"damaged on disk (checksum or numbers): {', '.join(damage.describe())} — "
+            "`aislelens catalog index` re-embeds them"
+        )
     dims = conn.execute("SELECT count(DISTINCT dim) FROM embeddings").fetchone()[0]
     if dims > 1:
         report.problems.append("vectors of different dimensions in one catalog")

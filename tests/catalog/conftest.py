@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from catalog_images import draw_product
+from catalog_images import draw_product, shop_photo
 
-from catalog import CatalogSettings
+from catalog import CatalogSettings, EnrollItem, enroll_images, import_products, index_catalog
 from models import FakeEngine, ImageEmbedder, load_bundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +56,23 @@ def shop(tmp_path: Path, write_image) -> Callable[..., Path]:
 def fake_embedder() -> ImageEmbedder:
     """The default bundle's preprocessing with a fast deterministic fake model (1280-d)."""
     return ImageEmbedder(load_bundle(), "fp32", engine=FakeEngine(dim=1280))
+
+
+@pytest.fixture
+def adapted(shop, tmp_path, fake_embedder, write_image) -> Path:
+    """A catalog of 8 products with 3 enrolled shots each, indexed with the store adaptation."""
+    db = tmp_path / "store.db"
+    import_products(db, shop(8))
+    shots = [
+        EnrollItem(f"S{i}", write_image(tmp_path / f"s{i}_{k}.jpg", shop_photo(i, k)))
+        for i in range(8)
+        for k in range(3)
+    ]
+    enroll_images(db, shots)
+    report = index_catalog(db, fake_embedder, settings=CatalogSettings(adapt_views=4))
+    assert report.adaptation is not None and report.adaptation.action == "fitted"
+    assert report.adaptation.products == 8 and report.adaptation.views_embedded == 8
+    return db
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,22 +73,6 @@ def test_thresholds_reach_the_target_precision_or_never_say_found():
     assert t.min_score < np.quantile(samples.score, 0.01)
     few = Samples(samples.score[:10], samples.margin[:10], samples.correct[:10], correct[:10], "t")
     assert choose_thresholds(few, 0.95).confident_margin > 1.0  # too few scans: never "found"
-
-
-@pytest.fixture
-def adapted(shop, tmp_path, fake_embedder, write_image) -> Path:
-    db = tmp_path / "store.db"
-    import_products(db, shop(8))
-    shots = [
-        EnrollItem(f"S{i}", write_image(tmp_path / f"s{i}_{k}.jpg", shop_photo(i, k)))
-        for i in range(8)
-        for k in range(3)
-    ]
-    enroll_images(db, shots)
-    report = index_catalog(db, fake_embedder, settings=CatalogSettings(adapt_views=4))
-    assert report.adaptation is not None and report.adaptation.action == "fitted"
-    assert report.adaptation.products == 8 and report.adaptation.views_embedded == 8
-    return db
 
 
 def test_index_fits_it_and_the_finder_searches_prototypes(adapted, tmp_path, fake_embedder):

@@ -224,3 +224,121 @@ def test_a_20000_by_20000_jpeg_is_decoded_reduced(tmp_path) -> None:
         w, h = conn.execute("SELECT width, height FROM images").fetchone()
         tw, th = conn.execute("SELECT width, height FROM thumbnails").fetchone()
     assert (w, h) == (20_000, 20_000) and max(tw, th) <= 256
+
+
+_DEEP = "[" * 100_000 + "]" * 100_000
+_HUGE = "x" * 200_000
+BAD_INPUT = {
+    # name: (file name, content, created, rejected ⊇, (row, column) -> reason part)
+    "later row of a SKU has the wrong field count": (
+        "p.csv",
+        'sku,name,price\nA,Apple,1.00\nB,Bread,2.00\nA,"Apple\ngreen",1.00,extra\n',
+        ["B"],
+        {"A"},
+        {(4, ""): "4 fields, the header has 3 (lines 4–5"},
+    ),
+    "a quote gone wrong swallows a later row of a SKU": (
+        "p.csv",
+        'sku,name,price\nA,Apple,1.00\nD,Dates,4.00\nB,"Bread,2.00\nA,Apple,1.00\n',
+        ["D"],
+        {"A", "B"},
+        {(4, ""): "malformed CSV from here on"},
+    ),
+    "JSON nested 100,000 deep": ("p.json", _DEEP, None, set(), "nested more than 32"),
+    "JSONL line nested 100,000 deep": (
+        "p.jsonl",
+        '{"sku": "J1", "name": "Fine"}\n{"sku": "J2", "name": "x", "a": ' + _DEEP + "}\n",
+        ["J1"],
+        set(),
+        {(2, ""): "nested more than 32"},
+    ),
+    "JSON object nested 40 deep in an extra field": (
+        "p.json",
+        json.dumps([{"sku": "J3", "name": "x", "a": json.loads("[" * 40 + "]" * 40)}]),
+        [],
+        {"J3"},
+        {(1, ""): "nested more than 32"},
+    ),
+    "JSON SKU, name, attributes and related of the wrong type": (
+        "p.json",
+        json.dumps(
+            [
+                {"sku": ["L1"], "name": "list sku"},
+                {"sku": "L2", "name": {"en": "Milk"}},
+                {"sku": "L3", "name": "x", "attributes": [1, 2]},
+                {"sku": "L4", "name": "x", "attributes": 5},
+                {"sku": "L5", "name": True},
+                {"sku": "L6", "name": "x", "related": [{"sku": "L1"}]},
+                {"sku": 7, "name": "number SKU is fine"},
+                {"sku": 7.5, "name": "x"},
+            ]
+        ),
+        ["7"],
+        {"L2", "L3", "L4", "L5", "L6"},
+        {
+            (1, "sku"): "must be text, not an array",
+            (2, "name"): "must be text, not an object",
+            (3, "attributes"): "must be a JSON object, not an array",
+            (4, "attributes"): "must be a JSON object, not a number",
+            (5, "name"): "not true or false",
+            (6, "related"): "not an object",
+            (8, "sku"): "whole number",
+        },
+    ),
+    "NUL and escape characters": (
+        "p.csv",
+        "sku,name\nN\x001,Nul sku\nN2,Bell\x07name\nN3,Fine\n",
+        ["N3"],
+        {"N2"},
+        {(2, "sku"): "control character", (3, "name"): "control character"},
+    ),
+    "full-width digits are not a price": (
+        "p.csv",
+        "sku,name,price\nF1,Wide,１２３\nF2,Narrow,123\n",
+        ["F2"],
+        {"F1"},
+        {(2, "price"): "not a price"},
+    ),
+    "a cell over 131,072 characters rejects its row only": (
+        "p.csv",
+        f"sku,name,description\nH1,Huge,{_HUGE}\nH2,After,fine\nH3,Extra,x\n",
+        ["H2", "H3"],
+        {"H1"},
+        {(2, "description"): "200,000 characters, at most 65,536"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_reported_and_never_half_written(case: str, tmp_path) -> None:
+    name, content, created, rejected, expected = BAD_INPUT[case]
+    f = tmp_path / name
+    f.write_text(content, encoding="utf-8")
+    db = tmp_path / "c.db"
+    if created is None:  # the file as a whole cannot be read: one line, nothing written
+        with pytest.raises(InputFileError, match=expected) as err:
+            import_products(db, f)
+        assert "\n" not in str(err.value) and not db.exists()
+        return
+    report = import_products(db, f)
+    assert sorted(report.created) == created
+    assert set(report.rejected) >= rejected
+    issues = _issues(report)
+    for where, reason in expected.items():
+        assert reason in issues.get(where, ""), (where, issues)
+    finder = open_finder(db)
+    try:
+        for sku in rejected:
+            assert finder.product(sku) is None, sku
+    finally:
+        finder.close()
+
+
+def test_a_garbage_header_is_shown_escaped_not_sent_to_the_terminal(tmp_path) -> None:
+    f = tmp_path / "g.csv"
+    f.write_bytes(b"\x1b[2J\x1b]0;owned\x07,\xff\xfe\x00name," + b"z" * 500 + b"\n1,2,3\n")
+    with pytest.raises(InputFileError, match="no sku column") as err:
+        import_products(tmp_path / "c.db", f)
+    message = str(err.value)
+    assert "\\x1b[2J" in message and "\x1b" not in message and "\x07" not in message
+    assert len(message) < 300 and "\n" not in message
