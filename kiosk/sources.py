@@ -9,6 +9,7 @@ from the ``camera.source`` setting. Frames are 8-bit BGR arrays that the caller 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -68,6 +69,15 @@ class CaptureSource:
         self._cap.release()
 
 
+#: How often a replayed video file is checked for having been deleted, truncated or replaced.
+CHANGE_CHECK_S = 0.5
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class ReplaySource:
     """Plays a video file or an image folder at ``fps``, looping, like a camera would.
 
@@ -83,6 +93,8 @@ class ReplaySource:
         self._next_due = 0.0
         self._closed = threading.Event()
         self._video: cv2.VideoCapture | None = None
+        self._identity: tuple[int, int, int, int] | None = None
+        self._checked = 0.0
         self._images: list[Path] = []
         if self.path.is_dir():
             self._images = sorted(
@@ -92,6 +104,7 @@ class ReplaySource:
                 raise CameraUnavailableError(f"{self.path}: no images to replay")
             self.description = f"replay {self.path.name} ({len(self._images)} images)"
         elif self.path.is_file():
+            self._identity = _identity(self.path)
             self._video = cv2.VideoCapture(str(self.path))
             if not self._video.isOpened():
                 raise CameraUnavailableError(f"{self.path}: not a readable video")
@@ -99,9 +112,27 @@ class ReplaySource:
         else:
             raise CameraUnavailableError(f"{self.path}: no such video file or image folder")
 
+    def _file_changed(self) -> bool:
+        """True when the video was deleted, truncated or replaced since it was opened: the
+        open handle would keep playing the old bytes (or loop over what is left of them),
+        so it is reported as a camera that went away; reconnecting opens what is there now."""
+        try:
+            return _identity(self.path) != self._identity
+        except OSError:
+            return True
+
     def _next_frame(self) -> np.ndarray | None:
         if self._video is not None:
+            now = time.monotonic()
+            if now - self._checked >= CHANGE_CHECK_S:
+                self._checked = now
+                if self._file_changed():
+                    log.warning("replay: %s was deleted or changed", self.path.name)
+                    return None
             ok, frame = self._video.read()
+            if not ok and self._file_changed():
+                log.warning("replay: %s was deleted or changed", self.path.name)
+                return None
             if not ok and self.loop:
                 self._video.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, frame = self._video.read()

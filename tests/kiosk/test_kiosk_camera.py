@@ -67,6 +67,47 @@ def test_replay_video_file_and_the_factory(tmp_path):
     assert frames[4] is None  # the end of a non-looping replay is a failed read
 
 
+def _clip(path: Path, n: int = 30) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30, (64, 48))
+    for i in range(n):
+        writer.write(np.full((48, 64, 3), 8 * i, np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("fault", ["deleted", "truncated", "replaced"])
+def test_a_replayed_video_that_goes_away_shows_camera_unavailable(tmp_path, fault):
+    path = _clip(tmp_path / "clip.avi")
+    states: list[tuple[CameraState, str]] = []
+    loop = CameraLoop(
+        lambda: open_source(str(path), fps=100),
+        fps=100,
+        stall_timeout_s=5.0,
+        reconnect_interval_s=0.05,
+        on_state=lambda s, d: states.append((s, d)),
+    )
+    thread = _run(loop)
+    try:
+        _wait(lambda: loop.state is CameraState.LIVE)
+        if fault == "deleted":
+            path.unlink()
+        elif fault == "truncated":
+            with open(path, "r+b") as fh:
+                fh.truncate(path.stat().st_size // 3)
+        else:
+            path.write_bytes(b"not a video any more")
+        _wait(lambda: loop.state is CameraState.UNAVAILABLE, timeout=3.0)
+        time.sleep(0.3)
+        if fault != "truncated":  # nothing playable there: it stays unavailable
+            assert loop.state is CameraState.UNAVAILABLE
+        _clip(path)  # the file comes back: the camera comes back by itself
+        _wait(lambda: loop.state is CameraState.LIVE, timeout=3.0)
+    finally:
+        loop.stop()
+        thread.join(2.0)
+    assert CameraState.UNAVAILABLE in [s for s, _ in states]
+
+
 def test_the_factory_reports_what_cannot_be_opened(tmp_path):
     with pytest.raises(CameraUnavailableError, match="no such video file"):
         open_source(str(tmp_path / "missing"))
