@@ -228,7 +228,7 @@ def refit_adaptation(
     views = embed_views(db, db_path.parent, embedder, settings, progress) if embedder else 0
     _, emb_rev = revisions(db)
     row = db.conn.execute(
-        "SELECT bundle_id, embeddings_revision, params FROM adaptation"
+        "SELECT bundle_id, embeddings_revision, params, graph_sha256 FROM adaptation"
     ).fetchone()
     params = _params(settings)
     if (
@@ -238,6 +238,7 @@ def refit_adaptation(
         and row[0] == bundle_id
         and row[1] == emb_rev
         and json.loads(row[2]).get("fit") == params
+        and graph_problem(db_path, row[3]) is None
     ):
         return AdaptReport("unchanged", seconds=time.perf_counter() - started)
     notes = []
@@ -398,6 +399,19 @@ def load_prototypes(
     return np.array(found, np.int64), np.stack(vectors)
 
 
+def graph_problem(db_path: Path, graph_sha256: str) -> str | None:
+    """What is wrong with the prototype graph file an adaptation expects, or None."""
+    if not graph_sha256:
+        return None
+    path = proto_graph_path(db_path)
+    try:
+        if sha256_file(path) != graph_sha256:
+            return f"{path.name}: checksum does not match the catalog"
+    except OSError as exc:
+        return f"{path.name}: unreadable ({exc.strerror})"
+    return None
+
+
 def load_proto_graph(
     db_path: Path, stored: StoredAdaptation, settings: CatalogSettings
 ) -> HnswIndex | None:
@@ -405,10 +419,11 @@ def load_proto_graph(
     if not stored.graph_sha256:
         return None
     path = proto_graph_path(db_path)
+    problem = graph_problem(db_path, stored.graph_sha256)
+    if problem:
+        log.warning("%s; searching exactly", problem)
+        return None
     try:
-        if sha256_file(path) != stored.graph_sha256:
-            log.warning("%s: checksum does not match the catalog; searching exactly", path)
-            return None
         graph = HnswIndex.load(
             path, stored.adaptation.out_dim, ef=settings.hnsw_ef, threads=settings.build_threads
         )

@@ -330,6 +330,8 @@ def write_lock(db_path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold the catalog's advisory write lock (released by the OS if the process dies)."""
     p = Path(db_path)
     lock_path = p.with_name(p.name + ".lock")
+    if not p.parent.is_dir():
+        raise CatalogNotFoundError(f"{p}: no catalog here (the folder {p.parent} does not exist)")
     with open(lock_path, "a+b") as fh:
         if fcntl is not None:
             try:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from .db import new_memory_catalog, open_catalog, revisions, utc_now, write_lock
+from .errors import CatalogError
 from .imagefiles import ImageFile, read_image_file, stored_path
 from .importfile import SCALAR_FIELDS, ImportIssue, ProductRecord, parse_product_file
 from .progress import ProgressFactory, prefetch_map, start_progress
@@ -103,6 +104,11 @@ def import_products(
     )
     db_path = Path(db_path)
     memory = dry_run and not db_path.exists()
+    if not memory:
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)  # import makes a new catalog
+        except OSError as exc:
+            raise CatalogError(f"{db_path}: cannot create its folder ({exc.strerror})") from None
     with nullcontext() if memory else write_lock(db_path):
         db = new_memory_catalog() if memory else open_catalog(db_path, create=True)
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .adapter import graph_problem
 from .db import SCHEMA_VERSION, get_meta, index_paths, open_catalog, open_catalog_readonly
 from .db import revisions as db_revisions
 from .errors import IndexFileError
@@ -140,6 +141,7 @@ def check_catalog(
             )
         _check_vectors(db, report)
         _check_index(db, db_path, settings, report)
+        _check_proto_graph(db, db_path, report)
     finally:
         db.close()
     return report
@@ -211,4 +213,14 @@ def _check_index(db: Any, db_path: Path, settings: CatalogSettings, report: Chec
         report.notes.append(
             f"index: {len(labels)} vectors, matches the embeddings table "
             f"({index.deleted_count} deleted slots)"
+        )
+
+
+def _check_proto_graph(db: Any, db_path: Path, report: CheckReport) -> None:
+    row = db.conn.execute("SELECT graph_sha256 FROM adaptation").fetchone()
+    problem = graph_problem(db_path, row[0]) if row else None
+    if problem:
+        report.problems.append(
+            f"prototype graph: {problem} — the kiosk searches exactly; "
+            "`aislelens catalog index` rebuilds it"
         )

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from catalog import (
     CatalogSettings,
     EnrollItem,
+    check_catalog,
     enroll_images,
     import_products,
     index_catalog,
@@ -152,6 +153,13 @@ def test_large_catalogs_get_a_checked_prototype_graph(shop, tmp_path, fake_embed
     finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
     assert finder.index_kind == "adapted prototypes (exact)"
     assert finder.search_vector(photo, k=2).matches[0].product.sku == "S7"
+    finder.close()
+    report = check_catalog(db, settings)  # check says so, and index writes it again
+    assert any("prototype graph" in p and "catalog index" in p for p in report.problems)
+    index_catalog(db, fake_embedder, settings=settings)
+    assert check_catalog(db, settings).ok
+    finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
+    assert finder.index_kind == "adapted prototypes (hnsw)"
     finder.close()
 
 

@@ -342,3 +342,14 @@ def test_a_garbage_header_is_shown_escaped_not_sent_to_the_terminal(tmp_path) ->
     message = str(err.value)
     assert "\\x1b[2J" in message and "\x1b" not in message and "\x07" not in message
     assert len(message) < 300 and "\n" not in message
+
+
+def test_import_makes_the_catalog_folder_and_other_commands_name_a_missing_one(
+    shop, tmp_path, fake_embedder
+) -> None:
+    from catalog import CatalogNotFoundError, index_catalog
+
+    db = tmp_path / "new" / "deeper" / "store.db"
+    assert import_products(db, shop(2)).ok and db.is_file()
+    with pytest.raises(CatalogNotFoundError, match="does not exist"):
+        index_catalog(tmp_path / "nowhere" / "store.db", fake_embedder)
