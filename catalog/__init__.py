@@ -34,6 +34,7 @@ from .enroll import (
 from .errors import (
     BundleMismatchError,
     CatalogBusyError,
+    CatalogDamagedError,
     CatalogError,
     CatalogNotFoundError,
     IndexCorruptError,
@@ -57,6 +58,7 @@ from .vector_index import ExactIndex, VectorIndex
 __all__ = [
     "BundleMismatchError",
     "CatalogBusyError",
+    "CatalogDamagedError",
     "CatalogError",
     "CatalogFinder",
     "CatalogNotFoundError",

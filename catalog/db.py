@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .errors import CatalogBusyError, CatalogNotFoundError, SchemaError
+from .errors import CatalogBusyError, CatalogDamagedError, CatalogNotFoundError, SchemaError
 
 try:  # POSIX only; elsewhere the lock is a no-op and SQLite's own locking remains
     import fcntl
@@ -296,6 +296,25 @@ def open_catalog_readonly(path: str | os.PathLike[str]) -> Database:
             "run `aislelens catalog check --db …` once to upgrade it"
         )
     return db
+
+
+def damaged(path: str | os.PathLike[str], exc: sqlite3.DatabaseError) -> CatalogDamagedError:
+    """The one-line error for a database SQLite found damaged while reading it."""
+    return CatalogDamagedError(
+        f"{path}: the catalog database is damaged ({exc}); run `aislelens catalog check --db "
+        f"{path}`, and restore it from a backup or import and index again"
+    )
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn SQLite's errors while reading a catalog into :class:`CatalogDamagedError`."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise
+        raise damaged(path, exc) from exc
 
 
 def get_meta(db: Database, key: str, default: str | None = None) -> str | None:

@@ -10,6 +10,7 @@ show it as one line without a traceback::
     ├── BundleMismatchError         the catalog's vectors were made by a different model bundle
     ├── NotIndexedError             a search needs embeddings and the catalog has none yet
     ├── UnknownProductError         a SKU that is not in the catalog
+    ├── CatalogDamagedError         SQLite found the database file damaged while reading it
     ├── InputFileError              an import, enrol or query file cannot be read at all
     └── IndexFileError              the vector index on disk cannot be used
         ├── IndexCorruptError       truncated, altered or unreadable (checksum, size, format)
@@ -29,6 +30,10 @@ class CatalogNotFoundError(CatalogError):
 
 class SchemaError(CatalogError):
     """The file is not a catalog database, or its schema is newer than this code."""
+
+
+class CatalogDamagedError(CatalogError):
+    """SQLite reported the database file damaged ("database disk image is malformed")."""
 
 
 class CatalogBusyError(CatalogError):

@@ -12,14 +12,16 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
-from typing import Protocol
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 from sqlite_utils import Database
 
 from .adapter import StoredAdaptation, load_adaptation, load_proto_graph, load_prototypes
-from .db import get_meta, index_paths, open_catalog_readonly, revisions
+from .db import get_meta, index_paths, open_catalog_readonly, reading, revisions
 from .decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from .errors import BundleMismatchError, IndexFileError
 from .index_store import IndexMeta, catalog_dim, iter_db_vectors, load_index_checked
@@ -62,6 +64,23 @@ def catalog_version_on_disk(db_path: str | os.PathLike[str]) -> str:
         return _version(Path(db_path), db)
     finally:
         db.close()
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _reads(
+    method: Callable[Concatenate[CatalogFinder, _P], _R],
+) -> Callable[Concatenate[CatalogFinder, _P], _R]:
+    """A damaged database page met while reading is a CatalogDamagedError, not SQLite's own."""
+
+    @wraps(method)
+    def run(self: CatalogFinder, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with reading(self.db_path):
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class CatalogFinder:
@@ -237,6 +256,7 @@ class CatalogFinder:
             products = products_by_id(self._db, [pid for pid, _ in ranked])
         return [Match(products[pid], float(s)) for pid, s in ranked if pid in products]
 
+    @_reads
     def search_vector(
         self,
         vector: np.ndarray,
@@ -262,6 +282,7 @@ class CatalogFinder:
             matches, float(margin), {"search": (t1 - t0) * 1e3, "lookup": (t2 - t1) * 1e3}
         )
 
+    @_reads
     def search_text(self, query: str, k: int = 20) -> list[Product]:
         """Full-text matches first (every word, as a prefix), then, when the bundle has a text
         tower, the products whose images are nearest to the text."""
@@ -276,10 +297,12 @@ class CatalogFinder:
                     seen.add(match.product.sku)
         return found
 
+    @_reads
     def product(self, sku: str) -> Product | None:
         with self._lock:
             return product_by_sku(self._db, sku)
 
+    @_reads
     def similar(self, sku: str, k: int = 6) -> list[Match]:
         """Products whose reference images look most like any of ``sku``'s (itself excluded)."""
         with self._lock:
@@ -298,6 +321,7 @@ class CatalogFinder:
                 vectors = np.concatenate([v for _, v in iter_db_vectors(self._db, self.dim, own)])
         return self._matches(self._rank_products(vectors, k, None, exclude=row[0]))
 
+    @_reads
     def goes_well_with(self, sku: str) -> list[Product]:
         product = self.product(sku)
         if product is None or not product.related:
@@ -306,14 +330,17 @@ class CatalogFinder:
             found = products_by_sku(self._db, product.related)
         return [found[s] for s in product.related if s in found]
 
+    @_reads
     def categories(self) -> list[str]:
         with self._lock:
             return categories(self._db)
 
+    @_reads
     def browse(self, category: str, limit: int = 60) -> list[Product]:
         with self._lock:
             return browse(self._db, category, limit)
 
+    @_reads
     def thumbnail(self, sku: str) -> bytes | None:
         with self._lock:
             row = self._db.conn.execute(
@@ -342,6 +369,7 @@ def open_finder(
     catalog's vectors were made by a different bundle than ``bundle_id``. ``text_embedder``: the
     bundle's text tower (``models.text.TextEmbedder``), when it has one, for ``search_text``.
     """
-    return CatalogFinder(
-        db_path, bundle_id=bundle_id, settings=settings, text_embedder=text_embedder
-    )
+    with reading(db_path):
+        return CatalogFinder(
+            db_path, bundle_id=bundle_id, settings=settings, text_embedder=text_embedder
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,13 @@ class _TranslatingGroup(click.Group):
             return super().invoke(ctx)
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except sqlite3.DatabaseError as exc:  # met outside the finder's own translation
+            click.echo(
+                f"error: the catalog database is damaged or unreadable ({exc}); "
+                "run `aislelens catalog check --db …`",
+                err=True,
+            )
             ctx.exit(2)
 
 

@@ -122,3 +122,39 @@ def test_an_older_catalog_is_read_by_the_kiosk_and_upgraded_with_checksums(adapt
                 0,
             )
     assert check_catalog(adapted).ok
+
+
+def test_a_damaged_page_met_while_searching_is_one_catalog_error(adapted, monkeypatch) -> None:
+    from catalog import CatalogDamagedError
+    from catalog import finder as finder_module
+
+    finder = open_finder(adapted)
+    vector = np.zeros(finder.dim, np.float32)
+    vector[0] = 1.0
+
+    def malformed(*_args, **_kwargs):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(finder_module, "products_by_id", malformed)
+    try:
+        with pytest.raises(CatalogDamagedError, match=r"damaged .*catalog check"):
+            finder.search_vector(vector)
+    finally:
+        finder.close()
+
+
+def test_staff_commands_on_a_garbled_database_print_one_line(adapted) -> None:
+    from click.testing import CliRunner
+
+    from kiosk.cli import cli
+
+    data = bytearray(adapted.read_bytes())
+    rng = np.random.default_rng(3)
+    data[4096:] = rng.integers(0, 256, len(data) - 4096, dtype=np.uint8).tobytes()
+    adapted.write_bytes(bytes(data))
+    for wal in adapted.parent.glob(adapted.name + "-*"):
+        wal.unlink()
+    for args in (["stats"], ["search", "--text", "milk"]):
+        result = CliRunner().invoke(cli, ["catalog", *args, "--db", str(adapted)])
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output and result.output.count("\n") == 1, result.output
