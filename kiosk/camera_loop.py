@@ -15,11 +15,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .errors import CameraError
+from .quality import QualityReport
 from .sources import FrameSource
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Frame:
     image: np.ndarray
     seq: int
     t: float  # time.monotonic() when it was read
-    analysis: Any = None  # what the loop's ``analyse`` hook said about it (quality report)
+    analysis: QualityReport | None = None  # what the loop's ``analyse`` hook said about it
 
 
 class LatestFrame:
@@ -86,7 +86,7 @@ class CameraLoop:
         fps: float,
         stall_timeout_s: float = 1.5,
         reconnect_interval_s: float = 1.0,
-        analyse: Callable[[np.ndarray], Any] | None = None,
+        analyse: Callable[[np.ndarray], QualityReport] | None = None,
         on_frame: Callable[[], None] | None = None,
         on_state: Callable[[CameraState, str], None] | None = None,
     ) -> None:

@@ -8,7 +8,7 @@ thumbnail, which the idle reset wipes with everything else.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -39,6 +39,11 @@ class QualityReport:
     detail: float  # fraction of edge pixels in the guide
     contrast: float  # standard deviation of the grey levels in the guide
     hint: Hint | None
+    #: the guide as a blurred 40 × 40 grey thumbnail: what the scene looks like, coarsely
+    #: enough that a steady hand does not change it (wiped with the frame on idle reset)
+    signature: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the guide holds nothing but background
+    empty: bool = False
 
     @property
     def ok(self) -> bool:
@@ -74,7 +79,8 @@ class QualityChecker:
         detail = float(np.count_nonzero(cv2.Canny(thumb, 60, 160))) / thumb.size
         contrast = float(thumb.std())
         hint = self._hint(sharpness, brightness, motion, detail, contrast)
-        return QualityReport(sharpness, brightness, motion, detail, contrast, hint)
+        empty = contrast < self.settings.min_contrast
+        return QualityReport(sharpness, brightness, motion, detail, contrast, hint, small, empty)
 
     def _hint(
         self, sharpness: float, brightness: float, motion: float, detail: float, contrast: float
@@ -127,3 +133,60 @@ class SteadyTimer:
             self._armed = False
             return True
         return False
+
+
+def scene_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute grey difference of two scene signatures (0..255)."""
+    return float(cv2.absdiff(a, b).mean())
+
+
+class SceneTracker:
+    """Is what is in front of the camera still what a result (or the attract screen) was
+    looking at?
+
+    ``mark(report)`` remembers the scene of a scanned frame; ``update(report, now)`` then says
+    "empty" once the guide has held only background, or "changed" once the scene has differed
+    from the marked one by more than ``change`` grey levels, for ``hold_s`` in a row. A hand
+    that shakes a little, or a shopper who pauses, is neither.
+    """
+
+    def __init__(self, change: float, hold_s: float) -> None:
+        self.change = change
+        self.hold_s = hold_s
+        self._scene: np.ndarray | None = None
+        self._since: float | None = None
+        self._kind = ""
+
+    @property
+    def marked(self) -> bool:
+        return self._scene is not None
+
+    def mark(self, report: QualityReport | None) -> None:
+        self._scene = None if report is None else report.signature
+        self._since = None
+
+    def reset(self) -> None:
+        self.mark(None)
+
+    def restart(self) -> None:
+        """Start the hold time again (keeps the marked scene)."""
+        self._since = None
+
+    def update(self, report: QualityReport, now: float) -> str:
+        """ "" while the marked scene is still there; "empty" or "changed" once it is gone
+        (reported once: the mark is dropped)."""
+        if self._scene is None or report.signature is None:
+            return ""
+        if report.empty:
+            kind = "empty"
+        elif scene_distance(report.signature, self._scene) > self.change:
+            kind = "changed"
+        else:
+            self._since = None
+            return ""
+        if self._since is None or kind != self._kind:
+            self._since, self._kind = now, kind
+        if now - self._since < self.hold_s:
+            return ""
+        self.reset()
+        return kind

@@ -89,6 +89,12 @@ class RecognitionSettings(_Section):
     steady_s: float = Field(default=0.35, ge=0, le=10)
     #: side of the framing guide as a fraction of the frame's shorter side
     guide_fraction: float = Field(default=0.8, gt=0.2, le=1.0)
+    #: how far (mean grey levels of the guide's 40 × 40 signature) the scene may move from the
+    #: scanned one before a result no longer describes it; on the demo video a held product
+    #: stays within 6 of itself, and the next product is at least 13 away
+    scene_change: float = Field(default=9.0, gt=0, le=255)
+    #: the scene must have changed (or the guide been empty) this long before a result goes
+    stale_after_s: float = Field(default=0.4, ge=0, le=10)
 
     @model_validator(mode="after")
     def _ordered(self) -> RecognitionSettings:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from ..camera_loop import CameraLoop, CameraState, Frame
+from ..quality import QualityReport
 from ..sources import FrameSource
 
 
@@ -31,7 +31,7 @@ class CameraThread(QThread):
         fps: float,
         stall_timeout_s: float,
         reconnect_interval_s: float,
-        analyse: Callable[[np.ndarray], Any] | None = None,
+        analyse: Callable[[np.ndarray], QualityReport] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)

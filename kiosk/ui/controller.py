@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from catalog.types import ProductFinder
 
 from ..camera_loop import CameraState, Frame
-from ..quality import QualityChecker, QualityReport, SteadyTimer
+from ..quality import QualityChecker, QualityReport, SceneTracker, SteadyTimer
 from ..recognizer import Recognition
 from ..services import START_ERRORS, Backend, CameraFactory, KioskServices, describe_error
 from ..settings import KioskSettings
@@ -41,6 +41,11 @@ class KioskController(QObject):
     busyChanged = Signal(bool)
     throttleChanged = Signal(object)  # ThrottleState
     catalogChanged = Signal(object)  # the new ProductFinder
+    #: the scene a shown result was about is gone: "empty" (only background in the guide)
+    #: or "changed" (something else is there)
+    resultStale = Signal(str)
+    #: on the attract screen, a product was held up in front of the camera
+    productPresented = Signal()
 
     def __init__(
         self,
@@ -62,9 +67,13 @@ class KioskController(QObject):
         self.last_quality: QualityReport | None = None
         self.auto = settings.recognition.auto_mode
         self.paused = False  # the attract screen pauses scanning (the camera keeps running)
+        self.watch_for_shoppers = False  # on the attract screen: wake when a product appears
         r = settings.recognition
         self.quality = QualityChecker(settings.quality, r.guide_fraction)
         self.steady = SteadyTimer(r.steady_s, r.auto_interval_s)
+        self.scene = SceneTracker(r.scene_change, r.stale_after_s)  # what the result is about
+        self._idle_scene = SceneTracker(r.scene_change, r.steady_s)  # the attract screen's view
+        self._scene_left = False
         self.runner = RecognitionRunner(self)
         self.runner.finished.connect(self._on_recognized)
         self.runner.failed.connect(self.recognitionFailed)
@@ -154,14 +163,40 @@ class KioskController(QObject):
             self.first_frame_s = time.monotonic() - self.t_start
             log.info("first frame after %.2f s", self.first_frame_s)
         self.last_frame = frame
-        self.last_quality = frame.analysis
+        report = self.last_quality = frame.analysis
         self.frameShown.emit(frame)
-        if self.paused or not self.auto or self.services is None or self.runner.busy:
+        if report is None:
             return
-        if isinstance(frame.analysis, QualityReport) and self.steady.update(
-            frame.analysis, frame.t
-        ):
-            self.runner.submit(frame.image, frame.t)
+        gone = self.scene.update(report, frame.t)
+        if gone:
+            self.steady.reset()  # what is there now is a new scene: scan it when steady
+            self._scene_left = True
+            self.resultStale.emit(gone)
+        if self.paused:
+            self._watch(report, frame.t)
+            return
+        if not self.auto or self.services is None or self.runner.busy:
+            return
+        if self.steady.update(report, frame.t):
+            self._submit(frame)
+
+    def _watch(self, report: QualityReport, now: float) -> None:
+        """On the attract screen: a steady, scannable scene unlike the one it went idle on
+        means someone is holding a product up."""
+        if not self.watch_for_shoppers or self.services is None:
+            return
+        if not self._idle_scene.marked:
+            self._idle_scene.mark(report)  # the counter as it was when the kiosk went idle
+        elif not report.ok:
+            self._idle_scene.restart()  # moving, dark, empty: the steady time starts again
+        elif self._idle_scene.update(report, now) == "changed":
+            self.watch_for_shoppers = False
+            self.productPresented.emit()
+
+    def _submit(self, frame: Frame) -> None:
+        self.scene.mark(frame.analysis)  # the result will be about this scene
+        self._scene_left = False
+        self.runner.submit(frame.image, frame.t)
 
     def _on_camera_state(self, state: str, detail: str) -> None:
         if state != CameraState.LIVE.value:
@@ -176,7 +211,7 @@ class KioskController(QObject):
         if frame is None or self.services is None:
             return False
         self.steady.reset()
-        self.runner.submit(frame.image, frame.t)
+        self._submit(frame)
         return True
 
     def set_auto(self, on: bool) -> None:
@@ -188,6 +223,10 @@ class KioskController(QObject):
         self.busyChanged.emit(busy)
 
     def _on_recognized(self, rec: Recognition, frame_time: float) -> None:
+        if self._scene_left:
+            # the scene it was about left while the model ran: never show it
+            log.info("result dropped: the scene changed while it was computed")
+            return
         self.recognized.emit(rec)
 
     # -- a re-published catalog ------------------------------------------------------------------
@@ -235,6 +274,8 @@ class KioskController(QObject):
             self.camera.loop.latest.clear()
         self.quality.reset()
         self.steady.reset()
+        self.scene.reset()
+        self._idle_scene.reset()
         if self.services is not None:
             self.services.cache.clear()
 

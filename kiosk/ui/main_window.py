@@ -34,6 +34,9 @@ DEFAULT_PIN_WARNING = (
     "the staff PIN is still the default one: set ui.staff_pin in the settings file"
 )
 
+#: how long a result for a changed scene stays, faded, waiting for the new scan's result
+FADED_FOR_MS = 2500
+
 IDLE_EVENTS = {
     QEvent.Type.MouseButtonPress,
     QEvent.Type.TouchBegin,
@@ -104,6 +107,10 @@ class KioskWindow(QMainWindow):
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(int(u.idle_timeout_s * 1000))
         self.idle_timer.timeout.connect(self.go_idle)
+        self._fade_timer = QTimer(self)  # a faded result goes if no new one comes
+        self._fade_timer.setSingleShot(True)
+        self._fade_timer.setInterval(FADED_FOR_MS)
+        self._fade_timer.timeout.connect(self.scan.panel.clear_results)
         self._staff_timer = QTimer(self)
         self._staff_timer.setInterval(1000)
         self._staff_timer.timeout.connect(self.refresh_staff)
@@ -141,6 +148,8 @@ class KioskWindow(QMainWindow):
         c.busyChanged.connect(self._on_busy)
         c.throttleChanged.connect(lambda _s: self.refresh_staff())
         c.catalogChanged.connect(self._on_catalog_changed)
+        c.resultStale.connect(self._on_result_stale)
+        c.productPresented.connect(self._on_product_presented)
         s = self.scan
         s.findRequested.connect(self.find_now)
         s.autoToggled.connect(c.set_auto)
@@ -168,8 +177,7 @@ class KioskWindow(QMainWindow):
         else:
             self.resize(1280, 800)
             self.show()
-        self.idle_timer.start()
-        self.controller.start()
+        self.controller.start()  # the idle timer starts once ready (not while the demo builds)
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
         percent = int(100 * done / max(1, total))
@@ -182,6 +190,7 @@ class KioskWindow(QMainWindow):
         self.scan.panel.set_category_source(services.finder.categories)
         self.scan.find_button.setEnabled(True)
         self.scan.panel.show_idle()
+        self.idle_timer.start()
         products = [
             p for c in services.finder.categories()[:6] for p in services.finder.browse(c, 3)
         ]
@@ -230,7 +239,25 @@ class KioskWindow(QMainWindow):
     def _on_recognized(self, rec: Recognition) -> None:
         if self.stack.currentWidget() in (self.attract, self.staff):
             return
+        self._fade_timer.stop()
         self.scan.panel.show_recognition(rec)
+        self.idle_timer.start()  # a shopper scanning is using the kiosk, touched or not
+
+    def _on_result_stale(self, kind: str) -> None:
+        """The scene the result was about left the guide: clear it, or fade it until the
+        scan of what is there now answers."""
+        panel = self.scan.panel
+        if kind == "empty" or not self.controller.auto:
+            self._fade_timer.stop()
+            panel.clear_results()
+        else:
+            panel.fade()
+            self._fade_timer.start()
+
+    def _on_product_presented(self) -> None:
+        if self.stack.currentWidget() is self.attract:
+            log.info("woken by a product held up to the camera")
+            self.wake()
 
     # -- navigation ----------------------------------------------------------------------------
     def open_page(self, page: QWidget | None) -> None:
@@ -267,8 +294,10 @@ class KioskWindow(QMainWindow):
         self.scan.retranslate()
         for page in (self.details, self.search, self.browse, self.attract):
             page.retranslate()
-        if self.scan.panel.state in ("idle", "message"):
+        if self.scan.panel.state == "message":
             self.scan.panel.show_idle()
+        self.pin.set_translator(self.i18n)
+        self.refresh_staff()
 
     # -- idle reset ----------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -288,6 +317,8 @@ class KioskWindow(QMainWindow):
             self.set_language(self.settings.ui.language)
         self.stack.setCurrentWidget(self.attract)
         self.controller.paused = True
+        self.controller.watch_for_shoppers = True
+        self._fade_timer.stop()
         self._staff_timer.stop()
         self.sessionReset.emit()
         log.info("session reset")
@@ -295,6 +326,7 @@ class KioskWindow(QMainWindow):
     def wake(self) -> None:
         self.stack.setCurrentWidget(self.scan)
         self.controller.paused = False
+        self.controller.watch_for_shoppers = False
         self.idle_timer.start()
 
     # -- staff ---------------------------------------------------------------------------------
@@ -347,6 +379,7 @@ class KioskWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
             self._cursor_hidden = False
         self.idle_timer.stop()
+        self._fade_timer.stop()
         self._staff_timer.stop()
         for page in (self.search, self.browse):
             page.wipe()  # a pending search must not run on the catalog about to close

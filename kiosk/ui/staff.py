@@ -50,7 +50,7 @@ class PinPad(QFrame):
             b.clicked.connect(lambda _=False, k=key: self.press(k))
             grid.addWidget(b, i // 3, i % 3)
             self.keys[key] = b
-        cancel = QPushButton(tr("cancel"))
+        self.cancel_button = cancel = QPushButton(tr("cancel"))
         cancel.clicked.connect(self._cancel)
         box = QVBoxLayout(self)
         box.setContentsMargins(24, 24, 24, 24)
@@ -58,6 +58,15 @@ class PinPad(QFrame):
             box.addWidget(w)
         box.addLayout(grid)
         box.addWidget(cancel)
+
+    def set_translator(self, tr: Translator) -> None:
+        """Follow a language switch."""
+        self._tr = tr
+        self._wrong_text = tr("pin_wrong")
+        self.title.setText(tr("pin_title"))
+        self.keys["OK"].setText(tr("ok"))
+        self.cancel_button.setText(tr("cancel"))
+        self.message.clear()
 
     def press(self, key: str) -> None:
         if key == "⌫":

@@ -96,6 +96,7 @@ class Thumbnails:
 SIZES = {
     "big": (150, 30, 30, 21),
     "normal": (86, 23, 22, 18),
+    "compact": (64, 21, 20, 0),  # five candidates one above the other
     "small": (110, 20, 20, 0),
 }
 
