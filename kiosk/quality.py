@@ -154,6 +154,7 @@ class SceneTracker:
         self.change = change
         self.hold_s = hold_s
         self._scene: np.ndarray | None = None
+        self._was_empty = False
         self._since: float | None = None
         self._kind = ""
 
@@ -163,6 +164,7 @@ class SceneTracker:
 
     def mark(self, report: QualityReport | None) -> None:
         self._scene = None if report is None else report.signature
+        self._was_empty = report is not None and report.empty  # then "empty" is no news
         self._since = None
 
     def reset(self) -> None:
@@ -177,7 +179,7 @@ class SceneTracker:
         (reported once: the mark is dropped)."""
         if self._scene is None or report.signature is None:
             return ""
-        if report.empty:
+        if report.empty and not self._was_empty:
             kind = "empty"
         elif scene_distance(report.signature, self._scene) > self.change:
             kind = "changed"

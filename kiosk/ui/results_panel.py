@@ -169,13 +169,20 @@ class ResultsPanel(QFrame):
                 self._content.addWidget(closest)
                 for m in rec.matches[:NO_MATCH_CANDIDATES]:
                     self._add_card(m.product, "compact")
+            if rec.matches:  # no room for the categories too: one way on to all of them
+                b = QPushButton(button_text(self.i18n("browse_categories")))
+                b.setObjectName("category")
+                b.clicked.connect(partial(self._choose_category, ""))
+                self._content.addWidget(b)
+                self.category_buttons.append(b)
+                return
             browse = QLabel(self.i18n("no_match_hint"))
             browse.setObjectName("subtitle")
             browse.setWordWrap(True)
             self._content.addWidget(browse)
             grid = QGridLayout()
             grid.setSpacing(10)
-            for i, name in enumerate(self._categories()[: 6 if rec.matches else 8]):
+            for i, name in enumerate(self._categories()[:8]):
                 b = QPushButton(button_text(name))
                 b.setObjectName("category")
                 b.clicked.connect(partial(self._choose_category, name))

@@ -149,3 +149,12 @@ def test_scene_tracker_needs_the_change_to_last(kind):
     assert tracker.update(checker.check(gone), 0.3) == ""
     assert tracker.update(checker.check(gone), 0.8) == kind
     assert not tracker.marked and tracker.update(checker.check(gone), 0.9) == ""
+
+
+def test_a_result_about_the_empty_counter_stays_while_it_is_empty(qtbot, make_window):
+    camera = StillCamera(empty_frame())
+    window = make_window(camera.open, recognition={"auto_mode": False})
+    window.find_now()
+    qtbot.waitUntil(lambda: window.scan.panel.state == "no_match", timeout=5000)
+    qtbot.wait(1000)
+    assert window.scan.panel.state == "no_match"
