@@ -15,7 +15,9 @@ process) and an HNSW index file forced (`AISLELENS_CATALOG_EXACT_THRESHOLD=1`):
    every enrolled shot's vector. Each trial is counted as *detected* (check or the search
    said so, in one line), *harmless* (nothing said, and every search result is as before),
    *silently wrong* (nothing said, but a result changed) or *crashed* (a traceback, a signal,
-   an unexpected exit status). A detected one is then repaired by `catalog index`.
+   an unexpected exit status). A detected one is then repaired by `catalog index`, unless
+   SQLite's integrity check says the database file itself is damaged (then the remedy is a
+   backup, or importing again, and the count says so).
 
 Prints the counts and writes the "torture" section of BENCHMARKS.md (unless --no-write);
 exits 1 when anything crashed, was silently wrong or failed to resume.
@@ -271,7 +273,12 @@ def corruption_campaign(c: Campaign, ref: Path, work: Path, n: int, rng: random.
         if said and not (one_line(check) and one_line(search)):
             c.note("crashed", f"{where}: more than one line: {(check.err + search.err)[-400:]}")
             continue
-        if said:
+        if said and "integrity_check" in check.out:
+            # SQLite's own structure is damaged: nothing derived can mend that; check says
+            # so and the remedy is the backup, or importing and indexing again
+            c.note("detected")
+            c.note("detected: database file damaged (restore, or import again)")
+        elif said:
             c.note("detected")
             repair = run("catalog", "index", "--db", str(db))
             after, again = run("catalog", "check", "--db", str(db)), probe(db, queries)
