@@ -356,18 +356,16 @@ def main() -> None:
         c = Campaign()
         kill_campaign(c, assets, work, ref, args.kills, rng)
         corruption_campaign(c, ref, work, args.corruptions, rng)
-    counts = dict(sorted(c.counts.items()))
-    bad = sum(
-        c.counts[k]
-        for k in (
-            "crashed",
-            "silently wrong",
-            "failed resumes",
-            "integrity failures",
-            "different from a clean build",
-            "not repaired",
-        )
+    failures = (
+        "crashed",
+        "silently wrong",
+        "failed resumes",
+        "integrity failures",
+        "different from a clean build",
+        "not repaired",
     )
+    counts = dict(sorted({**dict.fromkeys(failures, 0), **c.counts}.items()))
+    bad = sum(counts[k] for k in failures)
     if args.json:
         print(json.dumps({"counts": counts, "details": c.details, "bad": bad}))
     else:

@@ -304,22 +304,39 @@ class CatalogFinder:
 
     @_reads
     def similar(self, sku: str, k: int = 6) -> list[Match]:
-        """Products whose reference images look most like any of ``sku``'s (itself excluded)."""
+        """Products of the same kind that look most like ``sku`` (itself excluded): its own
+        subcategory first, then the rest of its category, then any product, each by how
+        close the reference images are. A carrot's neighbours are vegetables, not the orange
+        juice of the same colour."""
         with self._lock:
-            row = self._db.conn.execute("SELECT id FROM products WHERE sku = ?", [sku]).fetchone()
+            row = self._db.conn.execute(
+                "SELECT id, category, subcategory FROM products WHERE sku = ?", [sku]
+            ).fetchone()
         if row is None or not len(self._labels):
             return []
-        own = self._labels[self._label_product == row[0]]
+        pid, category, subcategory = row
+        own = self._labels[self._label_product == pid]
         if not len(own):
             return []
         with self._lock:
             if self.adaptation is not None:
                 _, vectors = load_prototypes(
-                    self._db, self.adaptation.adaptation.out_dim, np.array([row[0]])
+                    self._db, self.adaptation.adaptation.out_dim, np.array([pid])
                 )
             else:
                 vectors = np.concatenate([v for _, v in iter_db_vectors(self._db, self.dim, own)])
-        return self._matches(self._rank_products(vectors, k, None, exclude=row[0]))
+        if not category:
+            return self._matches(self._rank_products(vectors, k, None, exclude=pid))
+        # the whole category by looks, then its own subcategory first (a stable sort)
+        kind = self._matches(
+            self._rank_products(vectors, 10 * k, self._allowed(category, False), exclude=pid)
+        )
+        kind.sort(key=lambda m: m.product.subcategory != subcategory)
+        if len(kind) >= k:
+            return kind[:k]
+        seen = {m.product.sku for m in kind}
+        rest = self._matches(self._rank_products(vectors, k + len(kind), None, exclude=pid))
+        return kind + [m for m in rest if m.product.sku not in seen][: k - len(kind)]
 
     @_reads
     def goes_well_with(self, sku: str) -> list[Product]:

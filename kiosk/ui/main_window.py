@@ -162,6 +162,7 @@ class KioskWindow(QMainWindow):
         for page in (self.details, self.search, self.browse):
             page.back.connect(self.go_back)
             page.productChosen.connect(self.open_details)
+        self.search.browseRequested.connect(lambda: self.open_browse(""))
         self.attract.touched.connect(self.wake)
         self.pin.accepted.connect(self._open_staff)
         self.pin.cancelled.connect(self.go_back)

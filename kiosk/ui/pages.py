@@ -21,7 +21,18 @@ from catalog.types import Product, ProductFinder
 
 from ..i18n import Translator
 from .keyboard import OnScreenKeyboard
-from .widgets import CardGrid, ProductListModel, Thumbnails, button_text, clear_layout
+from .widgets import (
+    CardGrid,
+    FitButton,
+    FitLabel,
+    ProductListModel,
+    Thumbnails,
+    button_text,
+    clear_layout,
+    no_picture,
+)
+
+PICTURE_CSS = "background: white; border-radius: 18px;"
 
 
 def _header(title: QLabel, back: QPushButton) -> QHBoxLayout:
@@ -47,21 +58,15 @@ class DetailsPage(QWidget):
         self.product: Product | None = None
         self.back_button = QPushButton()
         self.back_button.clicked.connect(self.back)
-        self.name = QLabel()
-        self.name.setObjectName("title")
-        self.name.setWordWrap(True)
+        self.name = FitLabel(px=34, max_lines=2, css="font-weight: 700;")
         self.picture = QLabel()
         self.picture.setFixedSize(260, 260)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.picture.setStyleSheet("background: white; border-radius: 18px;")
-        self.price = QLabel()
-        self.price.setStyleSheet("font-size: 44px; font-weight: 800; color: #7ee2a8;")
-        self.where = QLabel()
-        self.where.setStyleSheet("font-size: 32px; font-weight: 700; color: #ffb000;")
+        self.picture.setStyleSheet(PICTURE_CSS)
+        self.price = FitLabel(px=44, max_lines=1, css="font-weight: 800; color: #7ee2a8;")
+        self.where = FitLabel(px=32, max_lines=2, css="font-weight: 700; color: #ffb000;")
         self.stock = QLabel()
-        self.description = QLabel()
-        self.description.setWordWrap(True)
-        self.description.setObjectName("subtitle")
+        self.description = FitLabel(px=24, max_lines=5, css="color: #c9d3dc;")
         info = QVBoxLayout()
         info.setSpacing(10)
         for w in (self.price, self.where, self.stock, self.description):
@@ -121,6 +126,9 @@ class DetailsPage(QWidget):
         tr = self._tr()
         self.name.setText(p.name)
         self.price.setText(tr.price(p.price, p.currency))
+        self.price.set_css(
+            "font-weight: 800; color: #7ee2a8;" if p.price is not None else "color: #c9d3dc;"
+        )
         self.where.setText(tr("where", aisle=p.aisle) if p.aisle else "")
         self.stock.setText(tr("in_stock") if p.in_stock else tr("out_of_stock"))
         self.description.setText(p.description)
@@ -133,17 +141,26 @@ class DetailsPage(QWidget):
         self.product = p
         self._fill_text(p)
         pix = self.thumbs.get(sku)
-        self.picture.setPixmap(
-            pix.scaled(
-                QSize(240, 240),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
+        if pix.isNull():
+            self.picture.clear()
+            no_picture(self.picture, p.name, 260)
+        else:
+            self.picture.setStyleSheet(PICTURE_CSS)
+            self.picture.setPixmap(
+                pix.scaled(
+                    QSize(240, 240),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
             )
-            if not pix.isNull()
-            else pix
-        )
         self.similar_model.set_products(finder.similar(sku, k=3))
         self.pairs_model.set_products(finder.goes_well_with(sku)[:3])
+        for title, model, grid in (
+            (self.similar_title, self.similar_model, self.similar),
+            (self.pairs_title, self.pairs_model, self.pairs),
+        ):  # a section with nothing in it is not shown at all
+            title.setVisible(model.rowCount() > 0)
+            grid.setVisible(model.rowCount() > 0)
         return True
 
     def wipe(self) -> None:
@@ -153,10 +170,12 @@ class DetailsPage(QWidget):
 
 
 class SearchPage(QWidget):
-    """Text search with the on-screen keyboard; results update as the shopper types."""
+    """Text search with the on-screen keyboard; results update as the shopper types.
+    ``browseRequested`` when the shopper found nothing and wants the categories."""
 
     back = Signal()
     productChosen = Signal(str)
+    browseRequested = Signal()
 
     def __init__(
         self, thumbs: Thumbnails, tr: Callable[[], Translator], parent: QWidget | None = None
@@ -169,17 +188,27 @@ class SearchPage(QWidget):
         self.title = QLabel()
         self.title.setObjectName("title")
         self.field = QLineEdit()
+        self.field.setObjectName("searchField")  # lower than other fields: room for results
         self.model = ProductListModel(self)
         self.results = CardGrid(
-            self.model,
-            thumbs,
-            tr,
-            columns=2,
-            size="normal",
-            horizontal_cards=True,
-            empty_text=self._empty_text,
+            self.model, thumbs, tr, columns=2, size="line", horizontal_cards=True
         )
         self.results.activated.connect(self.productChosen)
+        # no card yet: what to type, or, when nothing was found, a way on
+        self.hint = QLabel()
+        self.hint.setObjectName("subtitle")
+        self.hint.setWordWrap(True)
+        self.browse_button = QPushButton()
+        self.browse_button.clicked.connect(self.browseRequested)
+        self.clear_button = QPushButton()
+        self.clear_button.clicked.connect(self.field.clear)
+        empty_row = QHBoxLayout()
+        empty_row.addWidget(self.hint, 1)
+        empty_row.addWidget(self.clear_button)
+        empty_row.addWidget(self.browse_button)
+        self.empty = QWidget()
+        self.empty.setLayout(empty_row)
+        self.model.modelReset.connect(self._show_empty)
         self.keyboard = OnScreenKeyboard(self.field, tr())
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -191,25 +220,35 @@ class SearchPage(QWidget):
         outer.setSpacing(14)
         outer.addLayout(_header(self.title, self.back_button))
         outer.addWidget(self.field)
+        outer.addWidget(self.empty)
         outer.addWidget(self.results, 1)
         outer.addWidget(self.keyboard)
         self.retranslate()
 
-    def _empty_text(self) -> str:
+    def _show_empty(self) -> None:
+        tr = self._tr()
         query = self.field.text().strip()
-        return self._tr()("search_none", query=query) if query else self._tr()("search_hint")
+        nothing = self.model.rowCount() == 0
+        self.empty.setVisible(nothing)
+        self.results.setVisible(not nothing)
+        self.hint.setText(tr("search_none", query=query) if query else tr("search_hint"))
+        self.browse_button.setVisible(bool(query))
+        self.clear_button.setVisible(bool(query))
 
     def retranslate(self) -> None:
         tr = self._tr()
         self.back_button.setText("‹  " + tr("back"))
         self.title.setText(tr("search_title"))
         self.field.setPlaceholderText(tr("search_placeholder"))
+        self.browse_button.setText(button_text(tr("browse_categories")))
+        self.clear_button.setText(tr("key_clear"))
         self.keyboard.set_language(tr)
         self.results.rebuild()
+        self._show_empty()
 
     def run_search(self) -> None:
         query = self.field.text().strip()
-        found = self.finder.search_text(query, k=20) if (self.finder and query) else []
+        found = self.finder.search_text(query, k=20) if (self.finder is not None and query) else []
         self.model.set_products(found)
 
     def wipe(self) -> None:
@@ -235,7 +274,7 @@ class BrowsePage(QWidget):
         self.back_button.clicked.connect(self.back)
         self.title = QLabel()
         self.title.setObjectName("title")
-        self.category_buttons: dict[str, QPushButton] = {}
+        self.category_buttons: dict[str, FitButton] = {}
         self._cats = QVBoxLayout()
         self._cats.setSpacing(10)
         self.model = ProductListModel(self)
@@ -277,7 +316,7 @@ class BrowsePage(QWidget):
         clear_layout(self._cats)
         self.category_buttons = {}
         for name in finder.categories():
-            b = QPushButton(button_text(name))
+            b = FitButton(button_text(name))
             b.setObjectName("category")
             b.clicked.connect(lambda _=False, n=name: self.open_category(n))
             self._cats.addWidget(b)
@@ -290,7 +329,10 @@ class BrowsePage(QWidget):
             b.setObjectName("primary" if name == category else "category")
             b.style().unpolish(b)
             b.style().polish(b)
-        self.model.set_products(self.finder.browse(category) if (self.finder and category) else [])
+            b.refit()
+        self.model.set_products(
+            self.finder.browse(category) if (self.finder is not None and category) else []
+        )
         self.retranslate()
 
     def wipe(self) -> None:
@@ -352,6 +394,8 @@ class AttractPage(QWidget):
         clear_layout(self.showcase)
         self.showcase.addStretch(1)
         for pix in pixmaps:
+            if pix.isNull():  # a product without a photo is no advert
+                continue
             label = QLabel()
             label.setFixedSize(196, 196)  # the 130 px picture's corners stay inside the circle
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -40,6 +40,7 @@ QLineEdit {{
     background: {CARD}; color: {INK}; border-radius: 14px; padding: 10px 18px;
     font-size: 34px; min-height: {TOUCH}px;
 }}
+QLineEdit#searchField {{ min-height: 52px; padding: 6px 18px; font-size: 30px; }}
 QScrollArea {{ border: none; background: transparent; }}
 QScrollArea > QWidget > QWidget {{ background: transparent; }}
 QScrollBar:vertical {{ width: 18px; background: {PANEL}; }}

@@ -13,13 +13,15 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QMouseEvent, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QMouseEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
+    QScroller,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -92,11 +94,154 @@ class Thumbnails:
         return pix
 
 
+def no_picture(label: QLabel, name: str, side: int) -> None:
+    """What stands in for a product photo the catalog does not have: its initial, on grey."""
+    label.setText(name[:1].upper() or "?")
+    label.setStyleSheet(
+        f"background: #e3e8ee; color: #7a8896; border-radius: 12px;"
+        f" font-size: {side // 2}px; font-weight: 800;"
+    )
+
+
+def _break_word(word: str, fm: QFontMetrics, width: int) -> list[str]:
+    """``word`` as pieces no wider than ``width``, each but the last ending in a hyphen."""
+    if fm.horizontalAdvance(word) <= width:
+        return [word]
+    pieces, piece = [], ""
+    for ch in word:
+        if piece and fm.horizontalAdvance(piece + ch + "-") > width:
+            pieces.append(piece + "-")
+            piece = ""
+        piece += ch
+    return [*pieces, piece]
+
+
+def wrap_lines(text: str, fm: QFontMetrics, width: int) -> list[str]:
+    """Greedy word wrap of ``text`` into lines no wider than ``width`` (words too long for a
+    line are hyphenated), measured with ``fm`` exactly as they will be drawn."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            pieces = _break_word(word, fm, width)
+            for i, piece in enumerate(pieces):
+                joined = f"{line} {piece}" if line and i == 0 else piece
+                if line and (i > 0 or fm.horizontalAdvance(joined) > width):
+                    lines.append(line)
+                    line = piece
+                else:
+                    line = joined
+        lines.append(line)
+    return lines
+
+
+class FitLabel(QLabel):
+    """Text that always fits its width: wrapped, shrunk from ``px`` towards ``min_px`` until
+    it takes at most ``max_lines`` lines, and a word too long for a line even then is
+    hyphenated. Its height follows, so a layout never cuts it off. ``full_text`` is the text
+    as given (``text()`` holds the line breaks)."""
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        px: int,
+        min_px: int | None = None,
+        max_lines: int = 2,
+        css: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self._px, self._min_px = px, min_px or max(14, round(px * 0.7))
+        self._max_lines = max_lines
+        self._css = css
+        self._fitted: tuple[str, int] | None = None
+        self._hint = QSize(0, 0)
+        self.setWordWrap(False)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self._apply(px, [text] if text else [])
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self._fitted = None
+        self._fit()
+
+    def set_css(self, css: str) -> None:
+        """Colour, weight: everything but the size, which is fitted."""
+        self._css = css
+        self._fitted = None
+        self._fit()
+
+    def _font(self, px: int) -> QFont:
+        font = QFont(self.font())
+        font.setPixelSize(px)
+        return font
+
+    def _apply(self, px: int, lines: list[str]) -> None:
+        self.setStyleSheet(f"{self._css} font-size: {px}px;")
+        fm = QFontMetrics(self._font(px))
+        height = max(1, len(lines)) * fm.lineSpacing() + 2
+        widest = max((fm.horizontalAdvance(line) for line in lines), default=0)
+        self._hint = QSize(widest + 2, height)
+        super().setText("\n".join(lines))
+        self.setMinimumHeight(height)
+        self.updateGeometry()
+
+    def _fit(self) -> None:
+        width = self.contentsRect().width()
+        if width <= 8 or self._fitted == (self.full_text, width):
+            return
+        self._fitted = (self.full_text, width)
+        self.ensurePolished()
+        px, lines = self._px, [self.full_text]
+        for px in range(self._px, self._min_px - 1, -1):
+            lines = wrap_lines(self.full_text, QFontMetrics(self._font(px)), width)
+            if len(lines) <= self._max_lines:
+                break
+        self._apply(px, lines)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def sizeHint(self) -> QSize:
+        return self._hint
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, self._hint.height())
+
+
+class FitButton(QPushButton):
+    """A button whose label shrinks (down to ``min_px``) rather than be cut off; call
+    :meth:`refit` after restyling it."""
+
+    def __init__(self, text: str, *, min_px: int = 16, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._min_px = min_px
+
+    def refit(self) -> None:
+        self.setStyleSheet("")
+        self.ensurePolished()
+        px = self.font().pixelSize()
+        while px > self._min_px and self.sizeHint().width() > self.width():
+            px -= 1
+            self.setStyleSheet(f"font-size: {px}px;")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.refit()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(60, super().minimumSizeHint().height())
+
+
 #: card size → (picture side, name, price, aisle font px); readable from a metre away
 SIZES = {
     "big": (150, 30, 30, 21),
     "normal": (86, 23, 22, 18),
     "compact": (64, 21, 20, 0),  # five candidates one above the other
+    "line": (44, 20, 18, 0),  # search results above the on-screen keyboard
     "small": (110, 20, 20, 0),
 }
 
@@ -132,7 +277,9 @@ class ProductCard(QFrame):
         pic.setFixedSize(side, side)
         pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
         pix = thumbs.get(product.sku)
-        if not pix.isNull():
+        if pix.isNull():
+            no_picture(pic, product.name, side)
+        else:
             pic.setPixmap(
                 pix.scaled(
                     QSize(side, side),
@@ -140,16 +287,24 @@ class ProductCard(QFrame):
                     Qt.TransformationMode.SmoothTransformation,
                 )
             )
-        self.name_label = QLabel(product.name)
-        self.name_label.setWordWrap(True)
-        self.name_label.setStyleSheet(f"font-size: {name_px}px; font-weight: 800;")
-        price = QLabel(tr.price(product.price, product.currency))
-        price.setStyleSheet(f"font-size: {price_px}px; font-weight: 700; color: #0b6b3a;")
-        labels = [self.name_label, price]
+        lines = {"big": 3, "line": 1}.get(size, 2)
+        self.name_label = FitLabel(
+            product.name, px=name_px, max_lines=lines, css="font-weight: 800;"
+        )
+        if product.price is None:  # "Price at the shelf": a note, not a price
+            price = FitLabel(tr.price(None), px=max(16, price_px - 6), css=f"color: {theme.MUTED};")
+        else:
+            price = FitLabel(
+                tr.price(product.price, product.currency),
+                px=price_px,
+                max_lines=1,
+                css="font-weight: 700; color: #0b6b3a;",
+            )
+        labels: list[QLabel] = [self.name_label, price]
         if product.aisle and aisle_px:
-            aisle = QLabel(tr("where", aisle=product.aisle))
-            aisle.setWordWrap(True)
-            aisle.setStyleSheet(f"font-size: {aisle_px}px; color: {theme.MUTED};")
+            aisle = FitLabel(
+                tr("where", aisle=product.aisle), px=aisle_px, css=f"color: {theme.MUTED};"
+            )
             labels.append(aisle)
         if not product.in_stock:
             out = QLabel(tr("out_of_stock"))
@@ -210,9 +365,13 @@ class CardGrid(QScrollArea):
         self._empty_text = empty_text
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # a finger drags the list and flicks it on (kinetic scrolling); a tap still taps a card
+        QScroller.grabGesture(self.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
         self._inner = QWidget()
         self._grid = QGridLayout(self._inner)
-        self._grid.setSpacing(16)
+        self._grid.setSpacing(8 if size == "line" else 16)
+        if size == "line":
+            self._grid.setContentsMargins(0, 0, 4, 0)
         self._grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.setWidget(self._inner)
         self.cards: list[ProductCard] = []
@@ -236,8 +395,13 @@ class CardGrid(QScrollArea):
                 horizontal=self._horizontal_cards,
             )
             card.activated.connect(self.activated)
+            # cards of a row share its height (the tallest card's), so a row looks even
+            card.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
             self._grid.addWidget(card, row // self._columns, row % self._columns)
             self.cards.append(card)
+        for r in range(self._grid.rowCount()):
+            self._grid.setRowStretch(r, 0)
+        self._grid.setRowStretch(self._grid.rowCount(), 1)  # rows keep their height, at the top
         self.verticalScrollBar().setValue(0)
 
 

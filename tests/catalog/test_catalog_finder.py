@@ -74,6 +74,10 @@ def test_similar_goes_well_with_browse_categories(indexed) -> None:
     assert all(-1.0 <= m.score <= 1.0 for m in similar)
     assert [p.sku for p in finder.goes_well_with("S8")] == ["S0", "S1"]
     assert finder.similar("NOPE") == [] and finder.goes_well_with("NOPE") == []
+    # same kind first: S2 is Bakery/Sub0; the other Bakery products are S5 (Sub1), S8 (Sub0)
+    kinds = [(m.product.category, m.product.subcategory) for m in similar]
+    assert kinds[:2] == [("Bakery", "Sub0"), ("Bakery", "Sub1")], kinds
+    assert all(c != "Bakery" for c, _ in kinds[2:])
     assert finder.categories() == ["Bakery", "Dairy", "Fruit"]
     assert [p.sku for p in finder.browse("Dairy")] == ["S4", "S1", "S7"]  # subcategory, name
     assert finder.thumbnail("NOPE") is None

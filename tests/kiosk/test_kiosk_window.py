@@ -35,11 +35,11 @@ def test_tap_find_shows_the_right_product_and_its_details(
     qtbot.waitUntil(lambda: panel.state == "confident", timeout=5000)
     best = panel.cards[0]
     assert best.product.sku == sku
-    assert best.name_label.text() == best.product.name
+    assert best.name_label.full_text == best.product.name
     assert "6px solid" in best.styleSheet()  # the best match is emphasised
     _tap(qtbot, best)
     assert window.stack.currentWidget() is window.details
-    assert window.details.name.text() == best.product.name
+    assert window.details.name.full_text == best.product.name
     assert window.details.similar_model.rowCount() > 0
     pairs = window.details.pairs_model
     shown = [pairs.product(i).sku for i in range(pairs.rowCount())]
@@ -316,3 +316,62 @@ def test_the_keypad_slows_down_a_pin_guesser_and_warns_about_the_default_pin(qtb
     window.pin.enter("2468")
     assert window.stack.currentWidget() is window.staff
     assert "still the default" in window.staff.values["WARNING"].text()
+
+
+def _fully_visible(grid) -> int:
+    view = grid.viewport()
+    return sum(
+        view.rect().contains(card.geometry().translated(grid.widget().pos())) for card in grid.cards
+    )
+
+
+def test_search_shows_four_results_over_the_keyboard_and_drags_with_a_finger(qtbot, make_window):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(StillCamera(empty_frame()).open)
+    _tap(qtbot, window.scan.search_button)
+    page = window.search
+    page.keyboard.type_text("c")
+    qtbot.waitUntil(lambda: len(page.results.cards) >= 8, timeout=3000)
+    qtbot.wait(100)
+    assert page.keyboard.isVisible() and _fully_visible(page.results) >= 4
+    view, bar = page.results.viewport(), page.results.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == 0
+
+    def mouse(kind, y, buttons):
+        pos = QPointF(view.width() / 2, y)
+        event = QMouseEvent(
+            kind,
+            pos,
+            view.mapToGlobal(pos),
+            Qt.MouseButton.LeftButton,
+            buttons,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(view, event)
+
+    held = Qt.MouseButton.LeftButton
+    mouse(QEvent.Type.MouseButtonPress, view.height() - 10, held)
+    for step in range(1, 16):  # a finger drags up
+        qtbot.wait(16)
+        mouse(QEvent.Type.MouseMove, view.height() - 10 - step * 8, held)
+    mouse(QEvent.Type.MouseButtonRelease, view.height() - 130, Qt.MouseButton.NoButton)
+    qtbot.waitUntil(lambda: bar.value() > 40, timeout=3000)
+
+
+def test_search_that_finds_nothing_offers_a_way_on(qtbot, make_window):
+    window = make_window(StillCamera(empty_frame()).open)
+    _tap(qtbot, window.scan.search_button)
+    page = window.search
+    assert page.hint.isVisible() and not page.browse_button.isVisible()  # nothing typed yet
+    page.keyboard.type_text("zzzz")
+    qtbot.waitUntil(lambda: page.browse_button.isVisible(), timeout=3000)
+    assert "zzzz" in page.hint.text() and page.clear_button.isVisible()
+    _tap(qtbot, page.clear_button)
+    assert page.field.text() == ""
+    page.keyboard.type_text("zzzz")
+    qtbot.waitUntil(lambda: page.browse_button.isVisible(), timeout=3000)
+    _tap(qtbot, page.browse_button)
+    assert window.stack.currentWidget() is window.browse and window.browse.category_buttons
