@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
@@ -34,7 +35,7 @@ from .products import (
     search_text,
 )
 from .settings import CatalogSettings
-from .types import Match, Product, SearchResult
+from .types import CatalogSummary, Match, Product, SearchResult
 from .vector_index import ExactIndex, VectorIndex, as_queries
 
 log = logging.getLogger(__name__)
@@ -366,6 +367,28 @@ class CatalogFinder:
                 [sku],
             ).fetchone()
         return bytes(row[0]) if row else None
+
+    @_reads
+    def summary(self) -> CatalogSummary:
+        with self._lock:
+            q = self._db.conn.execute
+            products = q("SELECT count(*) FROM products").fetchone()[0]
+            kinds = dict(q("SELECT kind, count(*) FROM images GROUP BY kind").fetchall())
+        try:
+            mtime = self.db_path.stat().st_mtime
+            wal = self.db_path.with_name(self.db_path.name + "-wal")
+            if wal.exists():
+                mtime = max(mtime, wal.stat().st_mtime)
+            updated = datetime.fromtimestamp(mtime).astimezone().isoformat(timespec="minutes")
+        except OSError:
+            updated = ""
+        return CatalogSummary(
+            self.db_path.name,
+            products,
+            kinds.get("catalog", 0),
+            kinds.get("enrolled", 0),
+            updated,
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -55,6 +55,17 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CatalogSummary:
+    """What a store manager wants to know about the catalog a kiosk searches."""
+
+    name: str  # the database file's name
+    products: int
+    catalog_photos: int
+    enrolled_photos: int  # in-store shots staff took
+    updated: str  # when the catalog file last changed (ISO 8601, local time), "" if unknown
+
+
 @runtime_checkable
 class ProductFinder(Protocol):
     """Read-only search over a published catalog: everything the kiosk needs from it.
@@ -101,6 +112,10 @@ class ProductFinder(Protocol):
 
     def thumbnail(self, sku: str) -> bytes | None:
         """The encoded (JPEG or PNG) display thumbnail of the product's catalog image."""
+        ...
+
+    def summary(self) -> CatalogSummary:
+        """Counts and date of the catalog (for the staff page)."""
         ...
 
     def close(self) -> None: ...

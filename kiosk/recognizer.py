@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -77,15 +78,19 @@ class Recognizer:
     def __init__(
         self,
         embedder: ImageEmbedder,
-        finder: ProductFinder,
+        finder: ProductFinder | Callable[[], ProductFinder],
         settings: RecognitionSettings,
         cache: ResultCache[Recognition] | None = None,
     ) -> None:
+        """``finder``: the catalog to search, or where to get the current one (the kiosk's
+        services own it, so a re-published catalog is swapped in one place)."""
         self.embedder = embedder
-        self.finder = finder
+        self._finder_of: Callable[[], ProductFinder] = (
+            finder if callable(finder) else (lambda: finder)
+        )
         self.settings = settings
         self.cache = cache
-        used = thresholds_for(finder, settings)
+        used = thresholds_for(self.finder, settings)
         if used.source.startswith("settings") and "calibrated" in used.source:
             log.warning(
                 "recognition thresholds from the settings replace the catalog's calibrated "
@@ -93,6 +98,10 @@ class Recognizer:
                 "cosines; remove them from the settings unless you mean it",
                 used.source,
             )
+
+    @property
+    def finder(self) -> ProductFinder:
+        return self._finder_of()
 
     @property
     def scope(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -34,7 +34,7 @@ from .cache import ResultCache
 from .demo.build import DemoAssets, build_demo
 from .errors import KioskError, SettingsError
 from .recognizer import Recognition, Recognizer
-from .settings import KioskSettings
+from .settings import KioskSettings, RecognitionSettings
 from .sources import FrameSource, open_source
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,15 @@ class KioskServices:
     """The model, the catalog and the recognizer built on them."""
 
     embedder: ImageEmbedder
-    finder: ProductFinder
-    recognizer: Recognizer
+    finder: ProductFinder  # the current catalog: the one place it is held
     cache: ResultCache[Recognition]
+    settings: RecognitionSettings
     #: the catalog database, when it can change under the kiosk (None: the demo)
     catalog_db: Path | None = None
+    recognizer: Recognizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recognizer = Recognizer(self.embedder, lambda: self.finder, self.settings, self.cache)
 
     def newer_finder(self) -> ProductFinder | None:
         """A finder on the catalog as it is on disk now, if staff changed it; else None.
@@ -67,9 +71,11 @@ class KioskServices:
         return open_finder(self.catalog_db, bundle_id=self.embedder.model_id)
 
     def swap_finder(self, finder: ProductFinder) -> ProductFinder:
-        """Search ``finder`` from now on; returns the old one (close it once no scan uses it)."""
+        """Search ``finder`` from now on; returns the old one (close it once no scan uses it).
+
+        The services are the one owner of the current finder: the recognizer and every
+        screen ask them for it, so this is the only place a new catalog comes in."""
         old, self.finder = self.finder, finder
-        self.recognizer.finder = finder
         self.cache.clear()
         return old
 
@@ -98,8 +104,7 @@ def make_services(
 ) -> KioskServices:
     """Wire a recognizer and its cache over an opened model and catalog."""
     cache: ResultCache[Recognition] = ResultCache(settings.cache.size, settings.cache.max_distance)
-    recognizer = Recognizer(embedder, finder, settings.recognition, cache)
-    return KioskServices(embedder, finder, recognizer, cache, catalog_db)
+    return KioskServices(embedder, finder, cache, settings.recognition, catalog_db)
 
 
 def open_embedder(settings: KioskSettings) -> ImageEmbedder:

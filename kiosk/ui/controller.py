@@ -20,6 +20,7 @@ from ..quality import QualityChecker, QualityReport, SceneTracker, SteadyTimer
 from ..recognizer import Recognition
 from ..services import START_ERRORS, Backend, CameraFactory, KioskServices, describe_error
 from ..settings import KioskSettings
+from ..tally import ScanTally
 from ..throttle import ThrottleMonitor, ThrottleState
 from .camera_thread import CameraThread
 from .recognition import RecognitionRunner, Task
@@ -74,6 +75,7 @@ class KioskController(QObject):
         self.scene = SceneTracker(r.scene_change, r.stale_after_s)  # what the result is about
         self._idle_scene = SceneTracker(r.scene_change, r.steady_s)  # the attract screen's view
         self._scene_left = False
+        self.tally = ScanTally()  # today's scans by outcome (the staff page)
         self.runner = RecognitionRunner(self)
         self.runner.finished.connect(self._on_recognized)
         self.runner.failed.connect(self.recognitionFailed)
@@ -227,6 +229,7 @@ class KioskController(QObject):
             # the scene it was about left while the model ran: never show it
             log.info("result dropped: the scene changed while it was computed")
             return
+        self.tally.add(rec.outcome.value)
         self.recognized.emit(rec)
 
     # -- a re-published catalog ------------------------------------------------------------------

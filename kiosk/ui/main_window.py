@@ -25,7 +25,7 @@ from .pages import AttractPage, BrowsePage, DetailsPage, SearchPage
 from .qtfix import guard_singleton_refcounts
 from .scan_page import ScanPage
 from .staff import PinPad, StaffPage
-from .staff_info import staff_rows
+from .staff_info import diagnostic_rows, store_rows
 from .widgets import Thumbnails
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class KioskWindow(QMainWindow):
         self.i18n = Translator(settings.ui.language)
         self.locked = settings.ui.fullscreen
         self._staff_exit = False
+        self._closing = False
         self.services: KioskServices | None = None
         self.controller = KioskController(settings, backend, t_start=t_start, parent=self)
         self.thumbs = Thumbnails(self._thumbnail)
@@ -79,10 +80,10 @@ class KioskWindow(QMainWindow):
             auto=r.auto_mode,
         )
         self.details = DetailsPage(self.thumbs, tr)
-        self.search = SearchPage(self.thumbs, tr)
-        self.browse = BrowsePage(self.thumbs, tr)
+        self.search = SearchPage(self.thumbs, tr, self.current_finder)
+        self.browse = BrowsePage(self.thumbs, tr, self.current_finder)
         self.attract = AttractPage(tr)
-        self.staff = StaffPage()
+        self.staff = StaffPage(self.i18n)
         self.pin = PinPad(u.staff_pin.get_secret_value(), self.i18n)
         if self.pin.guard.is_default:
             log.warning(DEFAULT_PIN_WARNING)
@@ -98,6 +99,8 @@ class KioskWindow(QMainWindow):
         ):
             self.stack.addWidget(page)
         self.setCentralWidget(self.stack)
+        # scanning runs while the scan page shows, and only then: derived in one place
+        self.stack.currentChanged.connect(self._on_page_changed)
         self.setStyleSheet(theme.STYLE)
         self.setWindowTitle("AisleLens")
         self.setMinimumSize(1024, 640)
@@ -186,9 +189,9 @@ class KioskWindow(QMainWindow):
 
     def _on_ready(self, services: KioskServices) -> None:
         self.services = services
-        self.search.finder = services.finder
-        self.browse.finder = services.finder
-        self.scan.panel.set_category_source(services.finder.categories)
+        self.scan.panel.set_category_source(
+            lambda: f.categories() if (f := self.current_finder()) is not None else []
+        )
         self.scan.find_button.setEnabled(True)
         self.scan.panel.show_idle()
         self.idle_timer.start()
@@ -199,17 +202,23 @@ class KioskWindow(QMainWindow):
         self.attract.set_showcase([self.thumbs.get(p.sku) for p in picks])
 
     def _on_catalog_changed(self, finder: ProductFinder) -> None:
-        self.search.finder = finder
-        self.browse.finder = finder
-        self.scan.panel.set_category_source(finder.categories)
-        self.thumbs.clear()
+        self.thumbs.clear()  # everything else asks current_finder() each time
 
     def _on_start_failed(self, message: str) -> None:
         self.scan.panel.show_message(self.i18n("start_failed"))
         self.scan.find_button.setEnabled(False)
 
+    def _on_page_changed(self, _index: int) -> None:
+        self.controller.paused = self.stack.currentWidget() is not self.scan
+
+    def current_finder(self) -> ProductFinder | None:
+        """The catalog being searched now: the services own it (a re-published catalog is
+        swapped in there); None before it is loaded and once the window closes."""
+        return None if self.services is None or self._closing else self.services.finder
+
     def _thumbnail(self, sku: str) -> bytes | None:
-        return self.services.finder.thumbnail(sku) if self.services else None
+        finder = self.current_finder()
+        return finder.thumbnail(sku) if finder is not None else None
 
     # -- camera and recognition ----------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
@@ -268,23 +277,22 @@ class KioskWindow(QMainWindow):
         if current is not None:
             self._history.append(current)
         self.stack.setCurrentWidget(page)
-        self.controller.paused = page is not self.scan
 
     def go_back(self) -> None:
         page = self._history.pop() if self._history else self.scan
         if page is self.pin.parentWidget() or page is self.staff:
             page = self.scan
         self.stack.setCurrentWidget(page)
-        self.controller.paused = page is not self.scan
 
     def open_details(self, sku: str) -> None:
-        if self.services and self.details.show_product(self.services.finder, sku):
+        finder = self.current_finder()
+        if finder is not None and self.details.show_product(finder, sku):
             self.open_page(self.details)
 
     def open_browse(self, category: str) -> None:
-        if self.services is None:
+        if self.current_finder() is None:
             return
-        self.browse.load(self.services.finder, category)
+        self.browse.load(category)
         self.open_page(self.browse)
 
     def next_language(self) -> None:
@@ -298,6 +306,7 @@ class KioskWindow(QMainWindow):
         if self.scan.panel.state == "message":
             self.scan.panel.show_idle()
         self.pin.set_translator(self.i18n)
+        self.staff.set_translator(self.i18n)
         self.refresh_staff()
 
     # -- idle reset ----------------------------------------------------------------------------
@@ -317,7 +326,6 @@ class KioskWindow(QMainWindow):
         if self.i18n.language != self.settings.ui.language:
             self.set_language(self.settings.ui.language)
         self.stack.setCurrentWidget(self.attract)
-        self.controller.paused = True
         self.controller.watch_for_shoppers = True
         self._fade_timer.stop()
         self._staff_timer.stop()
@@ -326,7 +334,6 @@ class KioskWindow(QMainWindow):
 
     def wake(self) -> None:
         self.stack.setCurrentWidget(self.scan)
-        self.controller.paused = False
         self.controller.watch_for_shoppers = False
         self.idle_timer.start()
 
@@ -334,7 +341,6 @@ class KioskWindow(QMainWindow):
     def _open_staff(self) -> None:
         self._history = [self.scan]
         self.stack.setCurrentWidget(self.staff)
-        self.controller.paused = True
         self.refresh_staff()
         self._staff_timer.start()
         log.info("staff page opened")
@@ -343,14 +349,16 @@ class KioskWindow(QMainWindow):
         self._staff_timer.stop()
         self._history.clear()
         self.stack.setCurrentWidget(self.scan)
-        self.controller.paused = False
 
     def refresh_staff(self) -> None:
         if self.stack.currentWidget() is self.staff:
-            rows = staff_rows(self.controller, self.scan.preview.display_fps())
+            store = store_rows(self.controller, self.i18n)
             if self.pin.guard.is_default:
-                rows.insert(0, ("WARNING", DEFAULT_PIN_WARNING))
-            self.staff.show_info(rows)
+                store.insert(0, ("staff_warning", self.i18n("staff_default_pin")))
+            diagnostics = diagnostic_rows(
+                self.controller, self.scan.preview.display_fps(), self.i18n
+            )
+            self.staff.show_info(store, diagnostics)
 
     @property
     def throttle_state(self) -> ThrottleState:
@@ -382,9 +390,9 @@ class KioskWindow(QMainWindow):
         self.idle_timer.stop()
         self._fade_timer.stop()
         self._staff_timer.stop()
+        self._closing = True  # a pending search must not run on the catalog about to close
         for page in (self.search, self.browse):
-            page.wipe()  # a pending search must not run on the catalog about to close
-            page.finder = None
+            page.wipe()
         t = time.perf_counter()
         self.controller.shutdown()
         self.scan.preview.clear()

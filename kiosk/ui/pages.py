@@ -35,6 +35,10 @@ from .widgets import (
 PICTURE_CSS = "background: white; border-radius: 18px;"
 
 
+#: where a page gets the current catalog (None while there is none, or the kiosk is closing)
+FinderSource = Callable[[], ProductFinder | None]
+
+
 def _header(title: QLabel, back: QPushButton) -> QHBoxLayout:
     row = QHBoxLayout()
     row.addWidget(back)
@@ -178,11 +182,15 @@ class SearchPage(QWidget):
     browseRequested = Signal()
 
     def __init__(
-        self, thumbs: Thumbnails, tr: Callable[[], Translator], parent: QWidget | None = None
+        self,
+        thumbs: Thumbnails,
+        tr: Callable[[], Translator],
+        finder: FinderSource,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._tr = tr
-        self.finder: ProductFinder | None = None
+        self._finder = finder
         self.back_button = QPushButton()
         self.back_button.clicked.connect(self.back)
         self.title = QLabel()
@@ -247,8 +255,8 @@ class SearchPage(QWidget):
         self._show_empty()
 
     def run_search(self) -> None:
-        query = self.field.text().strip()
-        found = self.finder.search_text(query, k=20) if (self.finder is not None and query) else []
+        query, finder = self.field.text().strip(), self._finder()
+        found = finder.search_text(query, k=20) if (finder is not None and query) else []
         self.model.set_products(found)
 
     def wipe(self) -> None:
@@ -264,11 +272,15 @@ class BrowsePage(QWidget):
     productChosen = Signal(str)
 
     def __init__(
-        self, thumbs: Thumbnails, tr: Callable[[], Translator], parent: QWidget | None = None
+        self,
+        thumbs: Thumbnails,
+        tr: Callable[[], Translator],
+        finder: FinderSource,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._tr = tr
-        self.finder: ProductFinder | None = None
+        self._finder = finder
         self.category = ""
         self.back_button = QPushButton()
         self.back_button.clicked.connect(self.back)
@@ -310,12 +322,12 @@ class BrowsePage(QWidget):
         self.title.setText(tr("browse_title") + (f": {self.category}" if self.category else ""))
         self.products.rebuild()
 
-    def load(self, finder: ProductFinder, category: str = "") -> None:
+    def load(self, category: str = "") -> None:
         """Show the catalog's categories, and ``category``'s products when given."""
-        self.finder = finder
+        finder = self._finder()
         clear_layout(self._cats)
         self.category_buttons = {}
-        for name in finder.categories():
+        for name in finder.categories() if finder is not None else []:
             b = FitButton(button_text(name))
             b.setObjectName("category")
             b.clicked.connect(lambda _=False, n=name: self.open_category(n))
@@ -331,7 +343,7 @@ class BrowsePage(QWidget):
             b.style().polish(b)
             b.refit()
         self.model.set_products(
-            self.finder.browse(category) if (self.finder is not None and category) else []
+            finder.browse(category) if (finder := self._finder()) is not None and category else []
         )
         self.retranslate()
 

@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def scan(frame, state: str) -> None:
         window.stack.setCurrentWidget(window.scan)
-        c.paused = False
         still.show(frame)
         _settle(app, 0.3)
         window.find_now()

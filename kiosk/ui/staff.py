@@ -99,59 +99,87 @@ class PinPad(QFrame):
 
 
 class StaffPage(QWidget):
-    """Versions, camera state and fps, recent latencies, temperature and throttling."""
+    """What a store manager needs to know about this kiosk, and the diagnostics behind it."""
 
     back = Signal()
     exitRequested = Signal()
     resetRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, tr: Translator, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        title = QLabel("Staff")
-        title.setObjectName("title")
-        self._grid = QGridLayout()
-        self._grid.setHorizontalSpacing(30)
-        self._grid.setVerticalSpacing(8)
-        self._grid.setColumnStretch(1, 1)
+        self._tr = tr
+        self.title = QLabel()
+        self.title.setObjectName("title")
         self.values: dict[str, QLabel] = {}
-        back = QPushButton("‹  Back to shoppers")
-        back.clicked.connect(self.back)
-        reset = QPushButton("Reset session")
-        reset.clicked.connect(self.resetRequested)
-        self.exit_button = QPushButton("Exit kiosk")
+        self._keys: dict[str, QLabel] = {}
+        self._headings: dict[str, QLabel] = {}
+        self._grids: dict[str, QGridLayout] = {}
+        self.back_button = QPushButton()
+        self.back_button.clicked.connect(self.back)
+        self.reset_button = QPushButton()
+        self.reset_button.clicked.connect(self.resetRequested)
+        self.exit_button = QPushButton()
         self.exit_button.setObjectName("primary")
         self.exit_button.clicked.connect(self.exitRequested)
         buttons = QHBoxLayout()
-        buttons.addWidget(back)
-        buttons.addWidget(reset)
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
         buttons.addWidget(self.exit_button)
-        frame = QFrame()
-        frame.setObjectName("panel")
-        inner = QVBoxLayout(frame)
-        inner.setContentsMargins(26, 20, 26, 20)
-        inner.addLayout(self._grid)
-        inner.addStretch(1)
+        columns = QHBoxLayout()
+        columns.setSpacing(16)
+        for section in ("staff_store", "staff_diagnostics"):
+            frame = QFrame()
+            frame.setObjectName("panel")
+            inner = QVBoxLayout(frame)
+            inner.setContentsMargins(24, 18, 24, 18)
+            heading = QLabel()
+            heading.setStyleSheet("font-size: 24px; font-weight: 700;")
+            grid = QGridLayout()
+            grid.setHorizontalSpacing(20)
+            grid.setVerticalSpacing(8)
+            grid.setColumnStretch(1, 1)
+            inner.addWidget(heading)
+            inner.addLayout(grid)
+            inner.addStretch(1)
+            self._headings[section], self._grids[section] = heading, grid
+            columns.addWidget(frame, 1)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(28, 20, 28, 20)
         outer.setSpacing(16)
-        outer.addWidget(title)
-        outer.addWidget(frame, 1)
+        outer.addWidget(self.title)
+        outer.addLayout(columns, 1)
         outer.addLayout(buttons)
+        self.set_translator(tr)
 
-    def show_info(self, rows: list[tuple[str, str]]) -> None:
-        """Update the (label, value) rows, creating labels for new ones."""
-        for key, value in rows:
-            label = self.values.get(key)
-            if label is None:
-                row = len(self.values)
-                k = QLabel(key)
-                k.setObjectName("staffKey")
-                label = QLabel()
-                label.setObjectName("staffValue")
-                label.setWordWrap(True)
-                label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-                self._grid.addWidget(k, row, 0, Qt.AlignmentFlag.AlignTop)
-                self._grid.addWidget(label, row, 1)
-                self.values[key] = label
-            label.setText(value)
+    def set_translator(self, tr: Translator) -> None:
+        """Follow a language switch: headings, buttons and every row label."""
+        self._tr = tr
+        self.title.setText(tr("staff_title"))
+        self.back_button.setText("‹  " + tr("staff_back"))
+        self.reset_button.setText(tr("staff_reset"))
+        self.exit_button.setText(tr("staff_exit"))
+        for key, heading in self._headings.items():
+            heading.setText(tr(key))
+        for key, label in self._keys.items():
+            label.setText(tr(key))
+
+    def show_info(self, store: list[tuple[str, str]], diagnostics: list[tuple[str, str]]) -> None:
+        """Update the rows of both sections, (i18n key of the label, value) each."""
+        for section, rows in (("staff_store", store), ("staff_diagnostics", diagnostics)):
+            grid = self._grids[section]
+            for key, value in rows:
+                label = self.values.get(key)
+                if label is None:
+                    row = grid.rowCount()
+                    k = QLabel(self._tr(key))
+                    k.setObjectName("staffKey")
+                    k.setWordWrap(True)
+                    label = QLabel()
+                    label.setObjectName("staffValue")
+                    label.setWordWrap(True)
+                    label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+                    grid.addWidget(k, row, 0, Qt.AlignmentFlag.AlignTop)
+                    grid.addWidget(label, row, 1)
+                    self.values[key], self._keys[key] = label, k
+                label.setText(value)

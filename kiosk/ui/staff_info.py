@@ -1,58 +1,109 @@
-"""The rows of the staff page, gathered from the controller (plain strings)."""
+"""The rows of the staff page, gathered from the controller: what a store manager needs
+(catalog, products and photos, model, today's scans) and the diagnostics behind it."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..i18n import Translator
 from .controller import KioskController
+
+#: (i18n key of the label, value)
+Rows = list[tuple[str, str]]
 
 
 def _ms(values: list[float]) -> str:
     if not values:
-        return "no scans yet"
+        return "–"
     p50, p95 = np.percentile(values, [50, 95])
-    last = ", ".join(f"{v:.0f}" for v in values[-8:])
-    return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (last: {last})"
+    return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, last {values[-1]:.0f} ms"
 
 
-def staff_rows(c: KioskController, display_fps: float) -> list[tuple[str, str]]:
-    """Versions, camera, speed, cache, temperature and throttling, as (label, value) rows."""
+def readable_id(model_id: str) -> str:
+    """``name@version/precision:hash`` as words a page can wrap: "name version · precision:hash"."""
+    return model_id.replace("@", " ").replace("/", " · ")
+
+
+def store_rows(c: KioskController, tr: Translator) -> Rows:
+    """Catalog name and date, products and photos, the model, today's scans by outcome."""
+    s = c.services
+    loading = tr("staff_loading")
+    counts = c.tally.counts()
+    scans = tr(
+        "staff_scans_value",
+        total=sum(counts.values()),
+        found=counts.get("confident", 0),
+        not_sure=counts.get("not_sure", 0),
+        no_match=counts.get("no_match", 0),
+    )
+    if s is None:
+        return [("staff_catalog", loading), ("staff_scans", scans)]
+    info = s.finder.summary()
+    catalog = (
+        tr("staff_catalog_value", name=info.name, updated=info.updated.replace("T", " "))
+        if s.catalog_db is not None
+        else tr("staff_demo_catalog")
+    )
+    products = tr(
+        "staff_products_value",
+        products=info.products,
+        photos=info.catalog_photos,
+        shots=info.enrolled_photos,
+    )
+    return [
+        ("staff_catalog", catalog),
+        ("staff_products", products),
+        ("staff_model", readable_id(s.embedder.model_id)),
+        ("staff_scans", scans),
+    ]
+
+
+def diagnostic_rows(c: KioskController, display_fps: float, tr: Translator) -> Rows:
+    """Versions, camera, speed, cache, temperature and throttling."""
     s = c.services
     cam = c.camera
+    loading = tr("staff_loading")
     throttle = c.monitor.state
     reading = throttle.reading
-    temp = f"{reading.temp_c:.1f} °C" if reading.temp_c is not None else "no sensor"
+    temp = f"{reading.temp_c:.1f} °C" if reading.temp_c is not None else "–"
     if reading.pi_flags is not None:
         temp += f" (Pi flags 0x{reading.pi_flags:x})"
-    battery = "no battery"
+    battery = "–"
     if reading.battery_pct is not None:
         battery = f"{reading.battery_pct:.0f} % ({'on battery' if reading.on_battery else 'mains'})"
     rows = [
-        ("Model bundle", s.embedder.model_id if s else "loading…"),
-        ("Catalog version", s.finder.catalog_version if s else "loading…"),
-        ("Catalog bundle", s.finder.bundle_id if s else "loading…"),
-        ("Camera", f"{cam.state.value} · {cam.loop.description}" if cam else "not started"),
-        ("Camera fps", f"{cam.loop.measured_fps():.1f} (cap {cam.loop.fps:.0f})" if cam else "–"),
-        ("Display fps", f"{display_fps:.1f} (last 60 frames shown)"),
-        ("Scan latency", _ms(list(c.runner.latencies_ms)) + " · frame captured → results"),
+        ("staff_catalog_version", s.finder.catalog_version if s else loading),
+        ("staff_catalog_bundle", readable_id(s.finder.bundle_id) if s else loading),
+        ("staff_camera", f"{cam.state.value} · {cam.loop.description}" if cam else "–"),
         (
-            "GUI stall (max)",
-            f"{c.stall.max_stall_ms:.0f} ms, {c.stall.max_stall_busy_ms:.0f} ms during recognition",
+            "staff_camera_fps",
+            f"{cam.loop.measured_fps():.1f} (cap {cam.loop.fps:.0f})" if cam else "–",
+        ),
+        ("staff_display_fps", f"{display_fps:.1f}"),
+        ("staff_latency", _ms(list(c.runner.latencies_ms))),  # frame captured → results
+        (
+            "staff_stall",
+            f"{c.stall.max_stall_ms:.0f} ms ({c.stall.max_stall_busy_ms:.0f} ms while scanning)",
         ),
         (
-            "Cache",
-            f"{len(s.cache)} entries, {s.cache.hits} hits / {s.cache.misses} misses" if s else "–",
+            "staff_cache",
+            f"{len(s.cache)} entries, {s.cache.hits} hits, {s.cache.misses} misses" if s else "–",
         ),
-        ("Start-up", f"first frame {c.first_frame_s or 0:.2f} s, ready {c.ready_s or 0:.2f} s"),
-        ("Temperature", temp),
-        ("Battery", battery),
-        ("Throttling", ("ON: " + "; ".join(throttle.reasons)) if throttle.throttled else "off"),
         (
-            "Rates now",
-            f"camera {throttle.camera_fps:.0f} fps, auto scan every "
-            f"{throttle.auto_interval_s:.1f} s",
+            "staff_startup",
+            f"frame {c.first_frame_s or 0:.2f} s, ready {c.ready_s or 0:.2f} s",
+        ),
+        ("staff_temperature", temp),
+        ("staff_battery", battery),
+        (
+            "staff_throttling",
+            ("ON: " + "; ".join(throttle.reasons)) if throttle.throttled else "off",
+        ),
+        (
+            "staff_rates",
+            f"{throttle.camera_fps:.0f} fps, scan every {throttle.auto_interval_s:.1f} s",
         ),
     ]
     if throttle.notes:
-        rows.append(("Power notes", ", ".join(throttle.notes)))
+        rows.append(("staff_power", ", ".join(throttle.notes)))
     return rows

@@ -47,8 +47,8 @@ QScrollBar:vertical {{ width: 18px; background: {PANEL}; }}
 QScrollBar::handle:vertical {{ background: #4a5d70; border-radius: 9px; min-height: 60px; }}
 QScrollBar:horizontal {{ height: 18px; background: {PANEL}; }}
 QScrollBar::handle:horizontal {{ background: #4a5d70; border-radius: 9px; min-width: 60px; }}
-QLabel#staffKey {{ color: #9fb0c0; font-size: 20px; }}
-QLabel#staffValue {{ font-size: 20px; font-weight: 600; }}
+QLabel#staffKey {{ color: #9fb0c0; font-size: 18px; }}
+QLabel#staffValue {{ font-size: 18px; font-weight: 600; }}
 QLabel#banner {{
     background: rgba(15, 23, 32, 200); color: {ACCENT}; border-radius: 14px;
     padding: 8px 22px; font-size: 30px; font-weight: 700;

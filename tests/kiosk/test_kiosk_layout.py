@@ -105,6 +105,9 @@ def _screens(window, qtbot):
     window.open_page(window.pin.parentWidget())
     yield "staff PIN"
     window.go_back()
+    window._open_staff()
+    yield "staff page"
+    window.leave_staff()
     window.go_idle()
     yield "attract"
     window.wake()

@@ -180,9 +180,9 @@ def test_kiosk_mode_refuses_to_close_until_staff_exit_with_the_pin(qtbot, make_w
     window.pin.enter("4321")
     assert window.stack.currentWidget() is window.staff
     rows = window.staff.values
-    assert rows["Model bundle"].text().startswith("efficientnet-lite0-retail@")
-    assert rows["Catalog version"].text() == window.services.finder.catalog_version
-    assert rows["Camera"].text().startswith("live")
+    assert rows["staff_model"].text().startswith("efficientnet-lite0-retail 1.0.0 · int8")
+    assert rows["staff_catalog_version"].text() == window.services.finder.catalog_version
+    assert rows["staff_camera"].text().startswith("live")
     _tap(qtbot, window.staff.exit_button)
     assert not window.isVisible()
     assert QApplication.overrideCursor() is None
@@ -197,11 +197,11 @@ def test_throttling_lowers_camera_fps_and_shows_on_the_staff_page(qtbot, make_wi
     loop = window.controller.camera.loop
     qtbot.waitUntil(lambda: loop.fps == 10, timeout=2000)
     window._open_staff()
-    assert window.staff.values["Throttling"].text() == "ON: CPU 82 °C"
+    assert window.staff.values["staff_throttling"].text() == "ON: CPU 82 °C"
     (zone / "temp").write_text("50000\n")
     qtbot.waitUntil(lambda: loop.fps == 30, timeout=2000)
     window.refresh_staff()
-    assert window.staff.values["Throttling"].text() == "off"
+    assert window.staff.values["staff_throttling"].text() == "off"
 
 
 def test_recognition_stays_off_the_gui_thread_and_drops_stale_requests(
@@ -315,7 +315,7 @@ def test_the_keypad_slows_down_a_pin_guesser_and_warns_about_the_default_pin(qtb
     window.pin.guard._until = 0  # the delay is over
     window.pin.enter("2468")
     assert window.stack.currentWidget() is window.staff
-    assert "still the default" in window.staff.values["WARNING"].text()
+    assert "still the default" in window.staff.values["staff_warning"].text()
 
 
 def _fully_visible(grid) -> int:
@@ -375,3 +375,30 @@ def test_search_that_finds_nothing_offers_a_way_on(qtbot, make_window):
     qtbot.waitUntil(lambda: page.browse_button.isVisible(), timeout=3000)
     _tap(qtbot, page.browse_button)
     assert window.stack.currentWidget() is window.browse and window.browse.category_buttons
+
+
+def test_the_staff_page_tells_a_manager_about_the_catalog_and_todays_scans(
+    qtbot, make_window, demo_assets, demo_frames
+):
+    from kiosk.ui.staff_info import readable_id
+
+    camera = StillCamera(_held(demo_assets, demo_frames, "DEMO-016"))
+    window = make_window(camera.open, recognition={"auto_mode": False})
+    window.find_now()
+    qtbot.waitUntil(lambda: window.scan.panel.state == "confident", timeout=5000)
+    camera.show(empty_frame())
+    qtbot.wait(300)
+    window.find_now()
+    qtbot.waitUntil(lambda: window.scan.panel.state == "no_match", timeout=5000)
+    window._open_staff()
+    rows = {k: v.text() for k, v in window.staff.values.items()}
+    summary = window.services.finder.summary()
+    assert rows["staff_scans"] == "2: 1 found, 0 not sure, 1 no match"
+    assert rows["staff_products"].startswith(f"{summary.products} products, ")
+    assert f"{summary.enrolled_photos} in-store shots" in rows["staff_products"]
+    assert rows["staff_model"] == readable_id(window.services.embedder.model_id)
+    window.set_language("de")  # every label follows the language
+    labels = {k: w.text() for k, w in window.staff._keys.items()}
+    assert labels["staff_scans"] == "Scans heute" and labels["staff_camera"] == "Kamera"
+    assert window.staff.values["staff_scans"].text().startswith("2: 1 gefunden")
+    assert window.staff.exit_button.text() == "Kiosk beenden"
