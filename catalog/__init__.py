@@ -23,12 +23,16 @@ index parameters (``AISLELENS_CATALOG_*`` environment variables override them).
 """
 
 from .enroll import (
+    EnrolledShot,
     EnrollItem,
     EnrollReport,
     RemoveReport,
     enroll_frame,
+    enroll_frames,
     enroll_images,
+    enrolled_shots,
     read_enroll_file,
+    remove_enrolled,
     remove_products,
 )
 from .errors import (
@@ -67,6 +71,7 @@ __all__ = [
     "CheckReport",
     "EnrollItem",
     "EnrollReport",
+    "EnrolledShot",
     "EvalReport",
     "ExactIndex",
     "ImportIssue",
@@ -90,7 +95,9 @@ __all__ = [
     "catalog_version_on_disk",
     "check_catalog",
     "enroll_frame",
+    "enroll_frames",
     "enroll_images",
+    "enrolled_shots",
     "evaluate_queries",
     "evaluate_vectors",
     "import_products",
@@ -98,5 +105,6 @@ __all__ = [
     "open_finder",
     "read_enroll_file",
     "read_queries",
+    "remove_enrolled",
     "remove_products",
 ]

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from .adapter import refit_adaptation
-from .db import get_meta, open_catalog, utc_now, write_lock
+from .db import get_meta, open_catalog, open_catalog_readonly, utc_now, write_lock
 from .errors import CatalogError, UnknownProductError
-from .imagefiles import ImageFile, read_image_file, stored_path
+from .imagefiles import ImageFile, read_image_file, resolve_stored, stored_path
 from .importfile import ImportIssue, read_image_sku_rows
 from .index_store import IndexSyncReport, catalog_dim, sync_index
 from .progress import ProgressFactory, prefetch_map, start_progress
@@ -124,20 +124,117 @@ def enroll_frame(
     folder: str | os.PathLike[str] | None = None,
     settings: CatalogSettings | None = None,
 ) -> EnrollReport:
-    """Save a camera frame (8-bit BGR) as a JPEG and enrol it for ``sku``.
+    """Save a camera frame (8-bit BGR) as a JPEG and enrol it for ``sku`` (see
+    :func:`enroll_frames`)."""
+    return enroll_frames(db_path, sku, [frame], folder=folder, settings=settings)
 
-    The file goes to ``folder`` (default: ``enrolled/<sku>/`` beside the database), so the
-    catalog folder stays self-contained.
+
+def enroll_frames(
+    db_path: str | os.PathLike[str],
+    sku: str,
+    frames: list[np.ndarray],
+    *,
+    folder: str | os.PathLike[str] | None = None,
+    settings: CatalogSettings | None = None,
+) -> EnrollReport:
+    """Save camera frames (8-bit BGR) as JPEGs and enrol them for ``sku`` in one transaction.
+
+    The files go to ``folder`` (default: ``enrolled/<sku>/`` beside the database), so the
+    catalog folder stays self-contained; each is written to a temporary name and renamed
+    into place, and the files of a failed enrolment are removed again.
     """
     db_path = Path(db_path)
-    out_dir = Path(folder) if folder else db_path.parent / "enrolled" / _safe_name(sku)
+    out_dir = Path(folder) if folder else enrolled_folder(db_path, sku)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 10**6:06d}.jpg"
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    if not ok:
-        raise CatalogError(f"cannot encode the frame for {sku} as JPEG")
-    path.write_bytes(buf.tobytes())
-    return enroll_images(db_path, [EnrollItem(sku, path)], settings=settings)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    paths = []
+    try:
+        for k, frame in enumerate(frames):
+            ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            if not ok:
+                raise CatalogError(f"cannot encode the frame for {sku} as JPEG")
+            path = out_dir / f"{stamp}-{time.perf_counter_ns() % 10**6:06d}-{k}.jpg"
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(buf.tobytes())
+            os.replace(tmp, path)
+            paths.append(path)
+        report = enroll_images(db_path, [EnrollItem(sku, p, k) for k, p in enumerate(paths)])
+    except BaseException:
+        for p in paths:
+            p.unlink(missing_ok=True)
+        raise
+    if report.issues:  # nothing of a bad SKU stays behind
+        for p in paths:
+            p.unlink(missing_ok=True)
+    return report
+
+
+def enrolled_folder(db_path: str | os.PathLike[str], sku: str) -> Path:
+    """Where frames enrolled for ``sku`` are kept: ``enrolled/<sku>/`` beside the database."""
+    return Path(db_path).parent / "enrolled" / _safe_name(sku)
+
+
+@dataclass(frozen=True)
+class EnrolledShot:
+    image_id: int
+    path: Path  # absolute
+    added_at: str
+
+
+def enrolled_shots(db_path: str | os.PathLike[str], sku: str) -> list[EnrolledShot]:
+    """The in-store shots enrolled for ``sku``, oldest first (read-only)."""
+    db_path = Path(db_path)
+    db = open_catalog_readonly(db_path)
+    try:
+        rows = db.conn.execute(
+            "SELECT i.id, i.path, i.added_at FROM images i JOIN products p ON p.id = i.product_id "
+            "WHERE p.sku = ? AND i.kind = 'enrolled' ORDER BY i.id",
+            [sku],
+        ).fetchall()
+    finally:
+        db.close()
+    return [EnrolledShot(i, resolve_stored(path, db_path.parent), at) for i, path, at in rows]
+
+
+def remove_enrolled(
+    db_path: str | os.PathLike[str],
+    image_ids: list[int],
+    *,
+    settings: CatalogSettings | None = None,
+) -> int:
+    """Delete enrolled shots (their rows and vectors; their files when they lie in the
+    catalog's ``enrolled/`` folder), then bring the index and the adaptation in step.
+    Returns how many were removed; catalog photos are never removed this way."""
+    settings = settings or CatalogSettings()
+    db_path = Path(db_path)
+    own = (db_path.parent / "enrolled").resolve()
+    removed = 0
+    with write_lock(db_path):
+        db = open_catalog(db_path)
+        try:
+            files = []
+            with db.atomic():
+                for image_id in dict.fromkeys(image_ids):
+                    row = db.conn.execute(
+                        "SELECT path FROM images WHERE id = ? AND kind = 'enrolled'", [image_id]
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    db.conn.execute("DELETE FROM images WHERE id = ?", [image_id])
+                    removed += 1
+                    path = resolve_stored(row[0], db_path.parent).resolve()
+                    if path.is_relative_to(own):
+                        files.append(path)
+            for path in files:  # after the commit: a crash leaves a stray file, never a row
+                path.unlink(missing_ok=True)
+            if removed:
+                sync_index(db, db_path, settings)
+                bundle_id, dim = get_meta(db, "bundle_id"), catalog_dim(db)
+                if bundle_id and dim:
+                    refit_adaptation(db, db_path, settings, bundle_id=bundle_id, dim=dim)
+        finally:
+            db.close()
+    return removed
 
 
 def _safe_name(sku: str) -> str:

@@ -97,6 +97,18 @@ EN: dict[str, str] = {
     "staff_throttling": "Throttling",
     "staff_rates": "Rates now",
     "staff_power": "Power notes",
+    "teach_button": "Teach a product",
+    "teach_pick": "Teach the kiosk a product: which one?",
+    "teach_hold": "Hold {name} inside the frame; turn it a little after each shot.",
+    "teach_progress": "{n} of {wanted} shots",
+    "teach_save": "Save the shots",
+    "teach_retake": "Start again",
+    "teach_saving": "Saving and learning…",
+    "teach_saved": "Saved {n} shots of {name}: it now has {total} in-store shots.",
+    "teach_failed": "Could not save: {error}",
+    "teach_known": "In-store shots of this product: {n}",
+    "teach_delete": "Delete",
+    "teach_unavailable": "This kiosk cannot change its catalog.",
 }
 
 DE: dict[str, str] = {
@@ -159,8 +171,8 @@ DE: dict[str, str] = {
     "staff_title": "Personal",
     "staff_store": "Dieser Kiosk",
     "staff_diagnostics": "Diagnose",
-    "staff_back": "Zurück zu den Kunden",
-    "staff_reset": "Sitzung zurücksetzen",
+    "staff_back": "Zu den Kunden",
+    "staff_reset": "Zurücksetzen",
     "staff_exit": "Kiosk beenden",
     "staff_warning": "Warnung",
     "staff_default_pin": "Die Personal-PIN ist noch die voreingestellte: ui.staff_pin in der Einstellungsdatei setzen",
@@ -187,6 +199,18 @@ DE: dict[str, str] = {
     "staff_throttling": "Drosselung",
     "staff_rates": "Raten jetzt",
     "staff_power": "Stromversorgung",
+    "teach_button": "Produkt anlernen",
+    "teach_pick": "Welches Produkt soll der Kiosk lernen?",
+    "teach_hold": "{name} in den Rahmen halten und nach jedem Foto etwas drehen.",
+    "teach_progress": "{n} von {wanted} Fotos",
+    "teach_save": "Fotos speichern",
+    "teach_retake": "Neu beginnen",
+    "teach_saving": "Wird gespeichert und gelernt…",
+    "teach_saved": "{n} Fotos von {name} gespeichert: jetzt {total} Fotos aus dem Markt.",
+    "teach_failed": "Speichern fehlgeschlagen: {error}",
+    "teach_known": "Fotos dieses Produkts aus dem Markt: {n}",
+    "teach_delete": "Löschen",
+    "teach_unavailable": "Dieser Kiosk kann seinen Katalog nicht ändern.",
 }
 
 TABLES: dict[str, dict[str, str]] = {"en": EN, "de": DE}

@@ -52,8 +52,9 @@ class KioskServices:
     finder: ProductFinder  # the current catalog: the one place it is held
     cache: ResultCache[Recognition]
     settings: RecognitionSettings
-    #: the catalog database, when it can change under the kiosk (None: the demo)
+    #: the catalog database (staff may change it under the running kiosk; None: unknown)
     catalog_db: Path | None = None
+    demo: bool = False  # the built-in demo shop
     recognizer: Recognizer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,10 +102,12 @@ def make_services(
     embedder: ImageEmbedder,
     finder: ProductFinder,
     catalog_db: Path | None = None,
+    *,
+    demo: bool = False,
 ) -> KioskServices:
     """Wire a recognizer and its cache over an opened model and catalog."""
     cache: ResultCache[Recognition] = ResultCache(settings.cache.size, settings.cache.max_distance)
-    return KioskServices(embedder, finder, cache, settings.recognition, catalog_db)
+    return KioskServices(embedder, finder, cache, settings.recognition, catalog_db, demo)
 
 
 def open_embedder(settings: KioskSettings) -> ImageEmbedder:
@@ -172,14 +175,19 @@ class DemoBackend:
         except BaseException:
             embedder.close()
             raise
-        return make_services(self.settings, embedder, finder)
+        # the demo's catalog can be taught too (it lives in the cache folder)
+        return make_services(self.settings, embedder, finder, demo_catalog_path(assets), demo=True)
+
+
+def demo_catalog_path(assets: DemoAssets) -> Path:
+    return assets.root / "catalog.db"
 
 
 def open_demo_catalog(
     assets: DemoAssets, embedder: ImageEmbedder, progress: Progress | None = None
 ) -> ProductFinder:
     """The demo's catalog database, imported and indexed with ``embedder`` on first use."""
-    db = assets.root / "catalog.db"
+    db = demo_catalog_path(assets)
     try:
         finder = open_finder(db, bundle_id=embedder.model_id)
         if len(finder) > 0 and finder.adaptation is not None:

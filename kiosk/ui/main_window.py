@@ -26,6 +26,7 @@ from .qtfix import guard_singleton_refcounts
 from .scan_page import ScanPage
 from .staff import PinPad, StaffPage
 from .staff_info import diagnostic_rows, store_rows
+from .teach import TeachPage
 from .widgets import Thumbnails
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,14 @@ class KioskWindow(QMainWindow):
         self.browse = BrowsePage(self.thumbs, tr, self.current_finder)
         self.attract = AttractPage(tr)
         self.staff = StaffPage(self.i18n)
+        self.teach = TeachPage(
+            self.thumbs,
+            tr,
+            self.current_finder,
+            lambda: self.services,
+            guide_fraction=r.guide_fraction,
+            steady_s=r.steady_s,
+        )
         self.pin = PinPad(u.staff_pin.get_secret_value(), self.i18n)
         if self.pin.guard.is_default:
             log.warning(DEFAULT_PIN_WARNING)
@@ -95,6 +104,7 @@ class KioskWindow(QMainWindow):
             self.browse,
             self.attract,
             self.staff,
+            self.teach,
             self._centred(self.pin),
         ):
             self.stack.addWidget(page)
@@ -172,6 +182,9 @@ class KioskWindow(QMainWindow):
         self.staff.back.connect(self.leave_staff)
         self.staff.exitRequested.connect(self.staff_exit)
         self.staff.resetRequested.connect(self.go_idle)
+        self.staff.teachRequested.connect(self.open_teach)
+        self.teach.back.connect(self._open_staff)
+        self.teach.taught.connect(lambda _r: self.controller.check_catalog())
 
     # -- start-up ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -222,6 +235,9 @@ class KioskWindow(QMainWindow):
 
     # -- camera and recognition ----------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
+        if self.stack.currentWidget() is self.teach:
+            self.teach.feed(frame)  # staff teaching a product: its own preview and shots
+            return
         if self.stack.currentWidget() is not self.scan:
             return  # nothing to paint; the controller still scans in auto mode
         self.scan.preview.set_frame(frame.image)
@@ -307,6 +323,7 @@ class KioskWindow(QMainWindow):
             self.scan.panel.show_idle()
         self.pin.set_translator(self.i18n)
         self.staff.set_translator(self.i18n)
+        self.teach.retranslate()
         self.refresh_staff()
 
     # -- idle reset ----------------------------------------------------------------------------
@@ -320,7 +337,7 @@ class KioskWindow(QMainWindow):
         self.controller.reset_session()
         self.scan.preview.clear()
         self.scan.panel.wipe()
-        for page in (self.details, self.search, self.browse):
+        for page in (self.details, self.search, self.browse, self.teach):
             page.wipe()
         self._history.clear()
         if self.i18n.language != self.settings.ui.language:
@@ -345,7 +362,14 @@ class KioskWindow(QMainWindow):
         self._staff_timer.start()
         log.info("staff page opened")
 
+    def open_teach(self) -> None:
+        """Staff teach the kiosk a product (from the staff page)."""
+        self._staff_timer.stop()
+        self.teach.show_picker()
+        self.stack.setCurrentWidget(self.teach)
+
     def leave_staff(self) -> None:
+        self.teach.wipe()
         self._staff_timer.stop()
         self._history.clear()
         self.stack.setCurrentWidget(self.scan)
@@ -394,6 +418,9 @@ class KioskWindow(QMainWindow):
         for page in (self.search, self.browse):
             page.wipe()
         t = time.perf_counter()
+        self.teach.wipe()
+        if not self.teach.shutdown():  # a save in progress finishes (one transaction) first
+            log.error("the teaching job did not finish in time")
         self.controller.shutdown()
         self.scan.preview.clear()
         log.info("closed in %.0f ms", (time.perf_counter() - t) * 1000)

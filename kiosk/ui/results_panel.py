@@ -154,8 +154,8 @@ class ResultsPanel(QFrame):
                 also = QLabel(self.i18n("also"))
                 also.setObjectName("subtitle")
                 self._content.addWidget(also)
-                for p in others:
-                    self._add_card(p, "normal")
+                for p in others:  # compact: the panel has room for them whatever the names
+                    self._add_card(p, "compact")
             self._remember(rec.best.product)
         elif rec.outcome is Outcome.NOT_SURE and rec.matches:
             self._reset("not_sure", self.i18n("not_sure"), self.i18n("not_sure_hint"))

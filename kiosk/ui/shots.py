@@ -2,8 +2,8 @@
 
 Run it under a real X server (``xvfb-run -s "-screen 0 1280x800x24" python -m kiosk.ui.shots
 docs/screenshots``): it drives the real window through the live preview, a result, the details
-page, "not sure", "no match", search, browse, the attract screen, the staff page and a camera
-outage, and saves each as PNG. Only the project's own drawn demo products appear.
+page, "not sure", "no match", search, browse, the attract screen, the staff page, teaching a
+product and a camera outage, and saves each as PNG. Only the project's own drawn demo products appear.
 """
 
 from __future__ import annotations
@@ -129,6 +129,13 @@ def _tour(app, window, still, shoot, scan, pin: str, language: str) -> None:
     window.pin.enter(pin)
     _settle(app, 1.2)
     shoot("09-staff")
+    window.open_teach()  # shots taken, not saved: the cached demo catalog stays as it is
+    window.teach.start("DEMO-016")
+    still.show(product_frame("DEMO-016", seed=2))
+    _wait(
+        app, lambda: window.teach.collector is not None and len(window.teach.collector.shots) >= 3
+    )
+    shoot("11-teach")
     window.leave_staff()
     still.unplug()
     _wait(app, lambda: bool(window.scan.preview.overlay))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from ..i18n import Translator
 from ..pin import PinGuard
+from .widgets import FitButton
 
 
 class PinPad(QFrame):
@@ -104,6 +105,7 @@ class StaffPage(QWidget):
     back = Signal()
     exitRequested = Signal()
     resetRequested = Signal()
+    teachRequested = Signal()
 
     def __init__(self, tr: Translator, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,16 +116,19 @@ class StaffPage(QWidget):
         self._keys: dict[str, QLabel] = {}
         self._headings: dict[str, QLabel] = {}
         self._grids: dict[str, QGridLayout] = {}
-        self.back_button = QPushButton()
+        self.back_button = FitButton("")
         self.back_button.clicked.connect(self.back)
-        self.reset_button = QPushButton()
+        self.reset_button = FitButton("")
         self.reset_button.clicked.connect(self.resetRequested)
+        self.teach_button = FitButton("")
+        self.teach_button.clicked.connect(self.teachRequested)
         self.exit_button = QPushButton()
         self.exit_button.setObjectName("primary")
         self.exit_button.clicked.connect(self.exitRequested)
         buttons = QHBoxLayout()
         buttons.addWidget(self.back_button)
         buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.teach_button)
         buttons.addStretch(1)
         buttons.addWidget(self.exit_button)
         columns = QHBoxLayout()
@@ -158,6 +163,7 @@ class StaffPage(QWidget):
         self.title.setText(tr("staff_title"))
         self.back_button.setText("‹  " + tr("staff_back"))
         self.reset_button.setText(tr("staff_reset"))
+        self.teach_button.setText(tr("teach_button"))
         self.exit_button.setText(tr("staff_exit"))
         for key, heading in self._headings.items():
             heading.setText(tr(key))

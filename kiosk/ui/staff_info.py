@@ -41,7 +41,7 @@ def store_rows(c: KioskController, tr: Translator) -> Rows:
     info = s.finder.summary()
     catalog = (
         tr("staff_catalog_value", name=info.name, updated=info.updated.replace("T", " "))
-        if s.catalog_db is not None
+        if not s.demo
         else tr("staff_demo_catalog")
     )
     products = tr(

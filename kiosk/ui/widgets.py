@@ -219,14 +219,28 @@ class FitButton(QPushButton):
     def __init__(self, text: str, *, min_px: int = 16, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
         self._min_px = min_px
+        self._natural: QSize | None = None  # the size it asks for: at its full font size
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._natural = None
+        self.updateGeometry()
+        self.refit()
 
     def refit(self) -> None:
         self.setStyleSheet("")
         self.ensurePolished()
+        self._natural = super().sizeHint()
         px = self.font().pixelSize()
-        while px > self._min_px and self.sizeHint().width() > self.width():
+        while px > self._min_px and super().sizeHint().width() > self.width():
             px -= 1
             self.setStyleSheet(f"font-size: {px}px;")
+
+    def sizeHint(self) -> QSize:
+        if self._natural is None:
+            self.ensurePolished()
+            self._natural = super().sizeHint()
+        return self._natural
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

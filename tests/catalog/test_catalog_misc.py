@@ -57,6 +57,32 @@ def test_enroll_a_camera_frame(shop, tmp_path, fake_embedder) -> None:
     finder.close()
 
 
+def test_frames_enrolled_together_are_listed_and_removed_with_their_files(
+    shop, tmp_path, fake_embedder
+) -> None:
+    from catalog import check_catalog, enroll_frames, enrolled_shots, remove_enrolled
+
+    db = tmp_path / "store.db"
+    import_products(db, shop(3))
+    report = enroll_frames(db, "S1", [shop_photo(1, k) for k in range(3)])
+    assert report.added == 3 and report.skus == ["S1"]
+    index_catalog(db, fake_embedder)
+    shots = enrolled_shots(db, "S1")
+    assert len(shots) == 3 and all(s.path.is_file() for s in shots)
+    assert not list((tmp_path / "enrolled" / "S1").glob(".*tmp"))  # no half-written file
+    with sqlite3.connect(db) as conn:
+        catalog_photo = conn.execute("SELECT id FROM images WHERE kind = 'catalog'").fetchone()[0]
+    assert remove_enrolled(db, [shots[0].image_id, shots[1].image_id, catalog_photo]) == 2
+    assert [s.image_id for s in enrolled_shots(db, "S1")] == [shots[2].image_id]
+    assert not shots[0].path.exists() and shots[2].path.exists()
+    assert check_catalog(db).ok
+    finder = open_finder(db)
+    assert finder.product("S1").image_count == 2  # the catalog photo was not touched
+    finder.close()
+    bad = enroll_frames(db, "NOPE", [shop_photo(2)])  # an unknown SKU leaves no file behind
+    assert bad.added == 0 and not list((tmp_path / "enrolled" / "NOPE").glob("*.jpg"))
+
+
 def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder) -> None:
     db = tmp_path / "store.db"
     bars: dict[str, list[int]] = {}

@@ -56,10 +56,9 @@ def clipped(root: QWidget) -> list[str]:
         text = button.text().replace("&&", "&").strip()
         if not button.isVisibleTo(root) or not text:
             continue
-        if button.sizeHint().width() > button.width() + 1:
-            found.append(
-                f"button {text!r}: needs {button.sizeHint().width()} px, has {button.width()}"
-            )
+        needed = QPushButton.sizeHint(button).width()  # at the font it has now (FitButton)
+        if needed > button.width() + 1:
+            found.append(f"button {text!r}: needs {needed} px, has {button.width()}")
         if not _in_scroll_area(button) and _cut_by_parents(button):
             found.append(f"button {text!r}: cut off by the widget it is in")
     return found

@@ -107,6 +107,10 @@ def _screens(window, qtbot):
     window.go_back()
     window._open_staff()
     yield "staff page"
+    window.open_teach()
+    yield "teach, pick a product"
+    window.teach.start("A2")
+    yield "teach, capture"
     window.leave_staff()
     window.go_idle()
     yield "attract"
