@@ -109,6 +109,21 @@ EN: dict[str, str] = {
     "teach_known": "In-store shots of this product: {n}",
     "teach_delete": "Delete",
     "teach_unavailable": "This kiosk cannot change its catalog.",
+    "staff_throttle_off": "off",
+    "staff_throttle_on": "ON: {reasons}",
+    "staff_cache_value": "{n} entries, {hits} hits, {misses} misses",
+    "staff_startup_value": "first frame {frame:.2f} s, ready {ready:.2f} s",
+    "staff_rates_value": "{fps:.0f} fps, scan every {every:.1f} s",
+    "staff_stall_value": "{max:.0f} ms ({busy:.0f} ms while scanning)",
+    "staff_latency_value": "median {p50:.0f} ms, p95 {p95:.0f} ms, last {last:.0f} ms",
+    "staff_battery_value": "{pct:.0f} % ({source})",
+    "staff_on_battery": "on battery",
+    "staff_mains": "mains",
+    "staff_camera_fps_value": "{fps:.1f} (at most {cap:.0f})",
+    "staff_camera_live": "live",
+    "staff_camera_unavailable": "unavailable",
+    "staff_camera_stopped": "stopped",
+    "staff_camera_starting": "starting",
 }
 
 DE: dict[str, str] = {
@@ -211,6 +226,21 @@ DE: dict[str, str] = {
     "teach_known": "Fotos dieses Produkts aus dem Markt: {n}",
     "teach_delete": "Löschen",
     "teach_unavailable": "Dieser Kiosk kann seinen Katalog nicht ändern.",
+    "staff_throttle_off": "aus",
+    "staff_throttle_on": "AN: {reasons}",
+    "staff_cache_value": "{n} Einträge, {hits} Treffer, {misses} Fehlversuche",
+    "staff_startup_value": "erstes Bild {frame:.2f} s, bereit {ready:.2f} s",
+    "staff_rates_value": "{fps:.0f} fps, Scan alle {every:.1f} s",
+    "staff_stall_value": "{max:.0f} ms ({busy:.0f} ms beim Scannen)",
+    "staff_latency_value": "Median {p50:.0f} ms, p95 {p95:.0f} ms, zuletzt {last:.0f} ms",
+    "staff_battery_value": "{pct:.0f} % ({source})",
+    "staff_on_battery": "Akkubetrieb",
+    "staff_mains": "Netz",
+    "staff_camera_fps_value": "{fps:.1f} (höchstens {cap:.0f})",
+    "staff_camera_live": "läuft",
+    "staff_camera_unavailable": "nicht verfügbar",
+    "staff_camera_stopped": "angehalten",
+    "staff_camera_starting": "startet",
 }
 
 TABLES: dict[str, dict[str, str]] = {"en": EN, "de": DE}

@@ -12,11 +12,11 @@ from .controller import KioskController
 Rows = list[tuple[str, str]]
 
 
-def _ms(values: list[float]) -> str:
+def _ms(values: list[float], tr: Translator) -> str:
     if not values:
         return "–"
     p50, p95 = np.percentile(values, [50, 95])
-    return f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, last {values[-1]:.0f} ms"
+    return tr("staff_latency_value", p50=p50, p95=p95, last=values[-1])
 
 
 def readable_id(model_id: str) -> str:
@@ -70,38 +70,48 @@ def diagnostic_rows(c: KioskController, display_fps: float, tr: Translator) -> R
         temp += f" (Pi flags 0x{reading.pi_flags:x})"
     battery = "–"
     if reading.battery_pct is not None:
-        battery = f"{reading.battery_pct:.0f} % ({'on battery' if reading.on_battery else 'mains'})"
+        source = tr("staff_on_battery") if reading.on_battery else tr("staff_mains")
+        battery = tr("staff_battery_value", pct=reading.battery_pct, source=source)
     rows = [
         ("staff_catalog_version", s.finder.catalog_version if s else loading),
         ("staff_catalog_bundle", readable_id(s.finder.bundle_id) if s else loading),
-        ("staff_camera", f"{cam.state.value} · {cam.loop.description}" if cam else "–"),
+        (
+            "staff_camera",
+            f"{tr('staff_camera_' + cam.state.value)} · {cam.loop.description}" if cam else "–",
+        ),
         (
             "staff_camera_fps",
-            f"{cam.loop.measured_fps():.1f} (cap {cam.loop.fps:.0f})" if cam else "–",
+            tr("staff_camera_fps_value", fps=cam.loop.measured_fps(), cap=cam.loop.fps)
+            if cam
+            else "–",
         ),
         ("staff_display_fps", f"{display_fps:.1f}"),
-        ("staff_latency", _ms(list(c.runner.latencies_ms))),  # frame captured → results
+        ("staff_latency", _ms(list(c.runner.latencies_ms), tr)),  # frame captured → results
         (
             "staff_stall",
-            f"{c.stall.max_stall_ms:.0f} ms ({c.stall.max_stall_busy_ms:.0f} ms while scanning)",
+            tr("staff_stall_value", max=c.stall.max_stall_ms, busy=c.stall.max_stall_busy_ms),
         ),
         (
             "staff_cache",
-            f"{len(s.cache)} entries, {s.cache.hits} hits, {s.cache.misses} misses" if s else "–",
+            tr("staff_cache_value", n=len(s.cache), hits=s.cache.hits, misses=s.cache.misses)
+            if s
+            else "–",
         ),
         (
             "staff_startup",
-            f"frame {c.first_frame_s or 0:.2f} s, ready {c.ready_s or 0:.2f} s",
+            tr("staff_startup_value", frame=c.first_frame_s or 0, ready=c.ready_s or 0),
         ),
         ("staff_temperature", temp),
         ("staff_battery", battery),
         (
             "staff_throttling",
-            ("ON: " + "; ".join(throttle.reasons)) if throttle.throttled else "off",
+            tr("staff_throttle_on", reasons="; ".join(throttle.reasons))
+            if throttle.throttled
+            else tr("staff_throttle_off"),
         ),
         (
             "staff_rates",
-            f"{throttle.camera_fps:.0f} fps, scan every {throttle.auto_interval_s:.1f} s",
+            tr("staff_rates_value", fps=throttle.camera_fps, every=throttle.auto_interval_s),
         ),
     ]
     if throttle.notes:

@@ -401,4 +401,6 @@ def test_the_staff_page_tells_a_manager_about_the_catalog_and_todays_scans(
     labels = {k: w.text() for k, w in window.staff._keys.items()}
     assert labels["staff_scans"] == "Scans heute" and labels["staff_camera"] == "Kamera"
     assert window.staff.values["staff_scans"].text().startswith("2: 1 gefunden")
+    assert window.staff.values["staff_throttling"].text() == "aus"  # values follow too
+    assert window.staff.values["staff_camera"].text().startswith("läuft")
     assert window.staff.exit_button.text() == "Kiosk beenden"
