@@ -312,9 +312,21 @@ def reading(path: str | os.PathLike[str]) -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            raise
+        if not is_damage(exc):
+            raise  # busy, closed, unwritable -shm …: not a damaged file
         raise damaged(path, exc) from exc
+
+
+#: what SQLite says when the bytes of the file are wrong (as opposed to busy, closed …)
+_DAMAGE = ("malformed", "not a database", "disk i/o", "could not decode", "corrupt")
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """True when ``exc`` means the database file's contents are damaged."""
+    if isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return False
+    text = str(exc).lower()
+    return any(word in text for word in _DAMAGE) or type(exc) is sqlite3.DatabaseError
 
 
 def get_meta(db: Database, key: str, default: str | None = None) -> str | None:

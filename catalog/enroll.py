@@ -158,13 +158,25 @@ def enroll_frames(
             tmp.write_bytes(buf.tobytes())
             os.replace(tmp, path)
             paths.append(path)
-        report = enroll_images(db_path, [EnrollItem(sku, p, k) for k, p in enumerate(paths)])
+        report = enroll_images(
+            db_path, [EnrollItem(sku, p, k) for k, p in enumerate(paths)], settings=settings
+        )
     except BaseException:
         for p in paths:
             p.unlink(missing_ok=True)
         raise
-    if report.issues:  # nothing of a bad SKU stays behind
-        for p in paths:
+    # a frame refused (too small, unknown SKU) or already enrolled (the same bytes) has no
+    # row: its file goes, so every file in enrolled/ belongs to a shot the catalog lists
+    db = open_catalog_readonly(db_path)
+    try:
+        kept = {
+            resolve_stored(r[0], db_path.parent)
+            for r in db.conn.execute("SELECT path FROM images WHERE kind = 'enrolled'")
+        }
+    finally:
+        db.close()
+    for p in paths:
+        if p not in kept:
             p.unlink(missing_ok=True)
     return report
 

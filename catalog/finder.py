@@ -140,6 +140,7 @@ class CatalogFinder:
             raise
         conn.execute("ROLLBACK")
         self._filters: dict[tuple[str | None, bool], np.ndarray] = {}
+        self._summary: CatalogSummary | None = None
         if not len(self._labels):
             log.info(
                 "%s: no embeddings yet, image search finds nothing (run `aislelens catalog index`)",
@@ -370,6 +371,9 @@ class CatalogFinder:
 
     @_reads
     def summary(self) -> CatalogSummary:
+        """Counted once per finder (a finder is a snapshot; a changed catalog is a new one)."""
+        if self._summary is not None:
+            return self._summary
         with self._lock:
             q = self._db.conn.execute
             products = q("SELECT count(*) FROM products").fetchone()[0]
@@ -382,13 +386,14 @@ class CatalogFinder:
             updated = datetime.fromtimestamp(mtime).astimezone().isoformat(timespec="minutes")
         except OSError:
             updated = ""
-        return CatalogSummary(
+        self._summary = CatalogSummary(
             self.db_path.name,
             products,
             kinds.get("catalog", 0),
             kinds.get("enrolled", 0),
             updated,
         )
+        return self._summary
 
     def close(self) -> None:
         with self._lock:

@@ -171,6 +171,19 @@ def _json_record(row: int, item: Any) -> RawRecord:
 
 
 _TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
+_JSON_SKU = re.compile(r'"sku"\s*:\s*"((?:[^"\\]|\\.){1,128})"')
+
+
+def _sku_of_cut_line(line: str) -> tuple[str, ...]:
+    """The SKU an invalid JSON line names, if it names one."""
+    m = _JSON_SKU.search(line)
+    if m is None:
+        return ()
+    try:
+        sku = json.loads(f'"{m.group(1)}"')
+    except json.JSONDecodeError:
+        sku = m.group(1)
+    return (sku.strip(),) if isinstance(sku, str) and sku.strip() else ()
 
 
 def iter_raw_rows(path: Path) -> Iterator[RawRecord]:
@@ -186,7 +199,9 @@ def iter_raw_rows(path: Path) -> Iterator[RawRecord]:
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield RawRecord(lineno, None, f"invalid JSON ({exc.msg}, column {exc.colno})")
+                # a cut line still names its SKU: the SKU's other lines must not be written
+                skus = _sku_of_cut_line(line)
+                yield RawRecord(lineno, None, f"invalid JSON ({exc.msg}, column {exc.colno})", skus)
                 continue
             except RecursionError:
                 yield RawRecord(lineno, None, _TOO_DEEP)
@@ -313,7 +328,10 @@ def _csv_rows(path: Path, text: str) -> Iterator[RawRecord]:
                 start, None, f"{len(values)} fields, the header has {len(columns)}{span}", skus
             )
             continue
-        yield RawRecord(start, {c: v for c, v in zip(columns, values, strict=True) if c})
+        # a record over several lines may be a quote gone wrong that swallowed other rows
+        # whose field count happens to add up: if the record is rejected, so are they
+        skus = _skus_on(lines[start - 1 : end], at, delimiter) if end > start else ()
+        yield RawRecord(start, {c: v for c, v in zip(columns, values, strict=True) if c}, "", skus)
 
 
 def _json_kind(value: Any) -> str:
@@ -375,10 +393,10 @@ def parse_price(value: Any) -> float | None:
     else:
         m = _PRICE.match(str(value))
         if not m:
-            raise ValueError(f"{value!r} is not a price (e.g. 1.99)")
+            raise ValueError(f"{shown(str(value))!r} is not a price (e.g. 1.99)")
         price = float(m.group(1).replace(",", "."))
     if not math.isfinite(price) or price < 0:
-        raise ValueError(f"{value!r} is not a price (must be a number >= 0)")
+        raise ValueError(f"{shown(str(value))!r} is not a price (must be a number >= 0)")
     return round(price, 4)
 
 
@@ -392,7 +410,7 @@ def parse_bool(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValueError(f"{value!r} is not yes/no")
+    raise ValueError(f"{shown(str(value))!r} is not yes/no")
 
 
 def _clean_row(
@@ -433,7 +451,7 @@ def _clean_row(
             elif name == "currency":
                 cur = _text(value).upper()
                 if cur and not re.fullmatch(r"[A-Z]{3}", cur):
-                    raise ValueError(f"{value!r} is not a currency code (e.g. EUR)")
+                    raise ValueError(f"{shown(cur)!r} is not a currency code (e.g. EUR)")
                 if cur:
                     rec.fields[name] = cur
             else:
@@ -497,7 +515,8 @@ def _merge(into: ProductRecord, rec: ProductRecord, row: int, issues: list[Impor
                 ImportIssue(
                     row,
                     key,
-                    f"SKU {rec.sku}: {value!r} conflicts with {old!r} in row {into.rows[0]}",
+                    f"SKU {rec.sku}: {shown(repr(value))} conflicts with {shown(repr(old))} "
+                    f"in row {into.rows[0]}",
                 )
             )
             ok = False
@@ -532,6 +551,7 @@ def parse_product_file(path: str | Path) -> ParsedFile:
         raw = {normalise_column(str(k)): v for k, v in (fields or {}).items()}
         rec = _clean_row(row, raw, base, issues)
         if rec is None:
+            swallowed.update(skus)
             try:
                 sku = _sku(raw.get("sku"))
             except ValueError:

@@ -187,13 +187,16 @@ def index_catalog(
     settings: CatalogSettings | None = None,
     progress: ProgressFactory | None = None,
     bundle_ref: str | None = None,
+    verify: bool = True,
 ) -> IndexReport:
     """Embed what is new or changed with ``embedder``, then update or rebuild the index.
 
     ``rebuild``: rebuild the index from scratch, and allow switching to a different bundle
     (which re-embeds every image). Without it, a catalog made by another bundle raises
     :class:`BundleMismatchError`. ``bundle_ref`` is how to reopen the bundle later (its name or
-    path; default: the bundle's name).
+    path; default: what the catalog already records for this bundle, else the bundle's name).
+    ``verify``: first look for stored vectors damaged on disk and redo them (reads them all;
+    the kiosk's own quick re-index after teaching a product skips it).
     """
     settings = settings or CatalogSettings()
     db_path = Path(db_path)
@@ -202,10 +205,14 @@ def index_catalog(
         try:
             if not rebuild:
                 check_bundle(db, db_path, embedder.model_id)
+            if bundle_ref is None and get_meta(db, "bundle_id") == embedder.model_id:
+                # the same bundle as before: keep how it was named (a folder, say), so a
+                # later `catalog index` without --bundle still finds it
+                bundle_ref = get_meta(db, "bundle_ref")
             _switch_bundle(db, embedder, bundle_ref or embedder.bundle.name)
             report = IndexReport(embedder.model_id, 0)
-            damage = find_damaged(db)
-            if damage.count:
+            damage = find_damaged(db) if verify else None  # reads every vector once
+            if damage is not None and damage.count:
                 report.damaged = damage.describe()
                 log.warning("damaged on disk, redone: %s", ", ".join(report.damaged))
                 drop_damaged(db, damage)

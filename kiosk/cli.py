@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from catalog.cli import catalog
+from catalog.db import is_damage
 from catalog.errors import CatalogError
 from models.cli import models
 from models.errors import ModelError
@@ -37,8 +38,9 @@ class _TranslatingGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
         except sqlite3.DatabaseError as exc:  # met outside the finder's own translation
+            what = "damaged" if is_damage(exc) else "unreadable"
             click.echo(
-                f"error: the catalog database is damaged or unreadable ({exc}); "
+                f"error: the catalog database is {what} ({exc}); "
                 "run `aislelens catalog check --db …`",
                 err=True,
             )

@@ -111,11 +111,13 @@ class Recognizer:
         """Recognise ``frame`` (8-bit BGR). Raises :class:`RecognitionError` on model or
         catalog failure."""
         t0 = time.perf_counter()
+        finder = self.finder  # one catalog for the whole scan, even if a new one is swapped in
+        scope = cache_scope(finder.catalog_version, self.embedder.model_id)
         region = crop_guide(frame, self.settings.guide_fraction)
         sig = frame_signature(region) if self.cache is not None else None
         t1 = time.perf_counter()
         if self.cache is not None and sig is not None:
-            hit = self.cache.get(sig, self.scope)
+            hit = self.cache.get(sig, scope)
             if hit is not None:
                 total = (time.perf_counter() - t0) * 1000
                 return replace(
@@ -127,7 +129,7 @@ class Recognizer:
             t2 = time.perf_counter()
             vector = self.embedder.embed_batch(batch)[0]
             t3 = time.perf_counter()
-            result = self.finder.search_vector(vector, k=self.settings.top_k)
+            result = finder.search_vector(vector, k=self.settings.top_k)
             t4 = time.perf_counter()
         except ModelError as exc:
             raise RecognitionError(f"the model failed: {exc}") from exc
@@ -144,13 +146,13 @@ class Recognizer:
             "total": (t4 - t0) * 1000,
         }
         recognition = Recognition(
-            classify(result, thresholds_for(self.finder, self.settings)),
+            classify(result, thresholds_for(finder, self.settings)),
             list(result.matches),
             result.margin,
             timings,
         )
         if self.cache is not None and sig is not None:
-            self.cache.put(sig, self.scope, recognition)
+            self.cache.put(sig, scope, recognition)
         best = recognition.best
         log.info(
             "scan %s sku=%s score=%.3f margin=%.3f total=%.1fms",

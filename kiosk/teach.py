@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import CatalogSettings, enroll_frames, index_catalog
+from catalog import CatalogError, CatalogSettings, enroll_frames, index_catalog
 from models import ImageEmbedder
 
 from .camera_loop import Frame
@@ -78,6 +78,9 @@ class TeachReport:
     added: int
     enrolled_total: int  # in-store shots the product has now
     adaptation: str  # what `index` did with the store adaptation
+    #: why the shots are saved but not learnt yet (the catalog was busy, say): the next
+    #: `catalog index` learns them
+    postponed: str = ""
 
 
 def teach_product(
@@ -93,8 +96,11 @@ def teach_product(
     from catalog import UnknownProductError, enrolled_shots
 
     report = enroll_frames(Path(db_path), sku, shots, settings=settings)
-    if report.issues:
+    if not report.added and report.issues:
         raise UnknownProductError(str(report.issues[0]))
-    indexed = index_catalog(db_path, embedder, settings=settings)
+    try:  # the shots are in the catalog now; learning them may have to wait
+        indexed = index_catalog(db_path, embedder, settings=settings, verify=False)
+    except CatalogError as exc:
+        return TeachReport(sku, report.added, len(enrolled_shots(db_path, sku)), "", str(exc))
     action = indexed.adaptation.action if indexed.adaptation is not None else "none"
     return TeachReport(sku, report.added, len(enrolled_shots(db_path, sku)), action)

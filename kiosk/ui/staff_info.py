@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from catalog.errors import CatalogError
+
 from ..i18n import Translator
 from .controller import KioskController
 
@@ -38,7 +40,10 @@ def store_rows(c: KioskController, tr: Translator) -> Rows:
     )
     if s is None:
         return [("staff_catalog", loading), ("staff_scans", scans)]
-    info = s.finder.summary()
+    try:
+        info = s.finder.summary()
+    except CatalogError as exc:  # a damaged catalog: say so, the page stays up
+        return [("staff_catalog", str(exc)), ("staff_scans", scans)]
     catalog = (
         tr("staff_catalog_value", name=info.name, updated=info.updated.replace("T", " "))
         if not s.demo

@@ -285,21 +285,30 @@ class TeachPage(QWidget):
     def _after_change(self, report: object) -> None:
         self.saving = False
         if isinstance(report, TeachReport):
-            log.info(
-                "taught %s: %d shots (%d in all)", report.sku, report.added, report.enrolled_total
-            )
+            if self.product is not None:  # ready for more shots of it (the others are saved)
+                self.collector = ShotCollector(
+                    steady_s=self.steady_s,
+                    guide_fraction=self.guide_fraction,
+                    started=time.monotonic(),
+                )
+            tr = self._tr()
             name = self.product.name if self.product else report.sku
-            self._show_status(
-                self._tr()("teach_saved", n=report.added, name=name, total=report.enrolled_total)
-            )
-        else:
+            saved = tr("teach_saved", n=report.added, name=name, total=report.enrolled_total)
+            if report.postponed:
+                log.warning("taught %s, learning postponed: %s", report.sku, report.postponed)
+                saved += " " + tr("teach_postponed", error=report.postponed)
+            else:
+                log.info(
+                    "taught %s: %d shots (%d in all)",
+                    report.sku,
+                    report.added,
+                    report.enrolled_total,
+                )
+            self._show_status(saved)
+        else:  # a shot deleted: the shots being taken stay
             self._show_status()
         self._list_known()
         self.taught.emit(report)
-        if self.product is not None:  # ready for more shots of it
-            self.collector = ShotCollector(
-                steady_s=self.steady_s, guide_fraction=self.guide_fraction, started=time.monotonic()
-            )
 
     def _failed(self, exc: BaseException) -> None:
         self.saving = False
@@ -311,7 +320,9 @@ class TeachPage(QWidget):
         self.picker.wipe()
         self.show_picker()
 
-    def shutdown(self, timeout_ms: int = 30000) -> bool:
+    def shutdown(self, timeout_ms: int = -1) -> bool:
+        """Wait for a save in progress (it uses the model and the catalog the window is about
+        to close); by default as long as it takes (it is one transaction per step)."""
         return self.pool.waitForDone(timeout_ms)
 
     def sizeHint(self) -> QSize:

@@ -115,6 +115,12 @@ def test_an_older_catalog_is_read_by_the_kiosk_and_upgraded_with_checksums(adapt
         conn.execute(f"PRAGMA user_version = {READABLE_FROM}")
     ro = open_catalog_readonly(adapted)  # a kiosk updated before its catalog keeps working
     ro.close()
+    finder = open_finder(adapted)
+    try:
+        query = np.frombuffer(_snapshot(adapted)["embeddings"][0][1], np.float32)
+        assert finder.search_vector(query, k=3).matches
+    finally:
+        finder.close()
     open_catalog(adapted).close()  # the next staff command upgrades it
     with sqlite3.connect(adapted) as conn:
         for table in ("embeddings", "view_embeddings", "prototypes", "adaptation"):

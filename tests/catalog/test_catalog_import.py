@@ -244,6 +244,27 @@ BAD_INPUT = {
         {"A", "B"},
         {(4, ""): "malformed CSV from here on"},
     ),
+    "a quote gone wrong that swallows rows and still has the right field count": (
+        "p.csv",
+        'sku,name,price\nB,"Bee,1\nC,Cat,1\nD,Dog",1\nC,Cat,2\nE,Eel,3\n',
+        ["E"],
+        {"B", "C"},
+        {(2, "name"): "line break inside the value"},
+    ),
+    "a cut JSONL line keeps its SKU's other lines out": (
+        "p.jsonl",
+        '{"sku": "A", "name": "x"}\n{"sku": "A", "name": "x", "price": 1\n{"sku": "Z", "name": "z"}\n',
+        ["Z"],
+        {"A"},
+        {(2, ""): "invalid JSON"},
+    ),
+    "a huge price cell is reported in a few words": (
+        "p.csv",
+        f"sku,name,price\nP1,Pricey,{_HUGE}\nP2,Fine,1\n",
+        ["P2"],
+        {"P1"},
+        {(2, "price"): "is not a price"},
+    ),
     "JSON nested 100,000 deep": ("p.json", _DEEP, None, set(), "nested more than 32"),
     "JSONL line nested 100,000 deep": (
         "p.jsonl",
@@ -326,6 +347,7 @@ def test_bad_input_is_reported_and_never_half_written(case: str, tmp_path) -> No
     issues = _issues(report)
     for where, reason in expected.items():
         assert reason in issues.get(where, ""), (where, issues)
+    assert all(len(str(i)) < 400 for i in report.issues)  # one line a terminal can show
     finder = open_finder(db)
     try:
         for sku in rejected:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 from catalog_images import shop_photo
 
@@ -79,8 +80,29 @@ def test_frames_enrolled_together_are_listed_and_removed_with_their_files(
     finder = open_finder(db)
     assert finder.product("S1").image_count == 2  # the catalog photo was not touched
     finder.close()
+    # a frame too small to use and one already enrolled: the good frame's file stays, the
+    # others leave none behind (every file in enrolled/ is a shot the catalog lists)
+    tiny = np.zeros((8, 8, 3), np.uint8)
+    again = enroll_frames(db, "S2", [shop_photo(2, 1), tiny, shop_photo(2, 1)])
+    assert again.added == 1 and again.duplicates == 1 and len(again.issues) == 1
+    files = sorted((tmp_path / "enrolled" / "S2").glob("*.jpg"))
+    assert [s.path for s in enrolled_shots(db, "S2")] == files and len(files) == 1
     bad = enroll_frames(db, "NOPE", [shop_photo(2)])  # an unknown SKU leaves no file behind
     assert bad.added == 0 and not list((tmp_path / "enrolled" / "NOPE").glob("*.jpg"))
+
+
+def test_reindexing_keeps_how_the_bundle_was_named(shop, tmp_path, fake_embedder) -> None:
+    from catalog.db import get_meta, open_catalog
+
+    db = tmp_path / "store.db"
+    import_products(db, shop(2))
+    index_catalog(db, fake_embedder, bundle_ref="/opt/bundles/store")
+    index_catalog(db, fake_embedder)  # e.g. the kiosk after teaching a product
+    conn = open_catalog(db)
+    try:
+        assert get_meta(conn, "bundle_ref") == "/opt/bundles/store"
+    finally:
+        conn.close()
 
 
 def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder) -> None:

@@ -89,6 +89,12 @@ def test_staff_teach_a_product_from_the_kiosk(qtbot, tmp_path, demo_db, demo_ass
             qtbot.wait(700)
         shots = list(teach.collector.shots)
         assert len(shots) >= 3
+        if teach.delete_buttons:  # deleting an old shot keeps the ones being taken
+            qtbot.mouseClick(teach.delete_buttons[0], Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: not teach.saving, timeout=60000)
+            assert len(teach.collector.shots) >= len(shots) and teach.save_button.isEnabled()
+            before -= 1
+            shots = list(teach.collector.shots)
         guide = crop_guide(shopper, 0.8).astype(np.int16)
         assert all(
             np.abs(s.astype(np.int16) - guide).mean() > 10 for s in shots
