@@ -176,5 +176,40 @@ def kiosk(
 cli.add_command(catalog)
 
 
+@cli.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: /etc/aislelens/kiosk.toml when there is one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def doctor(config_file: Path | None, as_json: bool) -> None:
+    """Check this device: service, display, camera, model, catalog, disk and temperature.
+
+    One line per check: ok, warning or problem, and what to do about it. Exit status 1 when
+    anything is a problem, 0 otherwise. Changes nothing.
+
+    \b
+    Example:
+      aislelens doctor
+      aislelens doctor --config /etc/aislelens/kiosk.toml --json
+    """
+    import json
+
+    from .doctor import default_config, diagnose, worst
+    from .settings import load_settings
+
+    settings = load_settings(config_file or default_config())
+    findings = diagnose(settings)
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in findings], indent=1))
+    else:
+        for finding in findings:
+            click.echo(finding.line())
+    if worst(findings) == "problem":
+        raise click.exceptions.Exit(1)
+
+
 def main() -> None:
     cli(prog_name="aislelens")
