@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from ..services import Backend, backend_for
 from ..settings import KioskSettings
+from ..supervision import Supervisor
 from .main_window import KioskWindow
 from .qtfix import guard_singleton_refcounts
 
@@ -79,6 +80,7 @@ def run_kiosk(
     assert isinstance(app, QApplication)
     app.setApplicationName("AisleLens")
     window = KioskWindow(settings, backend or backend_for(settings, demo), t_start=t_start)
+    supervise(window, Supervisor())
     stop_on_signals(app, window)
     if run_for_s is not None:
 
@@ -118,6 +120,23 @@ def run_kiosk(
     dispose(window)
     logs.close()
     return status
+
+
+def supervise(window: KioskWindow, supervisor: Supervisor) -> None:
+    """Tell systemd READY once the self-test scan passed, feed its watchdog from the GUI
+    thread (a frozen window stops feeding it), and say STOPPING on the way out."""
+    c = window.controller
+    c.progress.connect(lambda stage, done, total: supervisor.status(f"{stage} {done}/{total}"))
+    c.selfTestPassed.connect(supervisor.ready)
+    c.selfTestFailed.connect(lambda why: supervisor.status(f"self-test failed: {why}"))
+    c.startFailed.connect(lambda why: supervisor.status(f"start-up failed: {why}"))
+    c.selfTestFailed.connect(lambda why: log.error("self-test scan failed: %s", why))
+    window.closing.connect(supervisor.stopping)
+    if supervisor.watchdog_interval_s is not None:
+        beat = QTimer(window)
+        beat.timeout.connect(supervisor.alive)
+        beat.start(max(100, round(supervisor.watchdog_interval_s * 1000)))
+        supervisor.alive()
 
 
 def stop_on_signals(app: QApplication, window: KioskWindow) -> None:

@@ -51,6 +51,7 @@ class KioskWindow(QMainWindow):
     """The shopper app. In kiosk mode it refuses to close until staff exit with the PIN."""
 
     sessionReset = Signal()
+    closing = Signal()  # the window accepted a close: the kiosk is stopping
 
     def __init__(
         self,
@@ -405,6 +406,7 @@ class KioskWindow(QMainWindow):
         if self.locked and not self._staff_exit:
             event.ignore()
             return
+        self.closing.emit()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)

@@ -3,9 +3,11 @@ command starts, shows a frame, loads the catalog and exits cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,8 +43,8 @@ def test_models_commands_never_import_qt():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.slow
-def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_frames):
+def _still_camera_and_env(tmp_path: Path, demo_frames) -> tuple[Path, dict[str, str]]:
+    """A one-image camera folder and an environment that keeps the kiosk under tmp_path."""
     camera = tmp_path / "camera"
     camera.mkdir()
     cv2.imwrite(str(camera / "0.png"), demo_frames[len(demo_frames) // 2])
@@ -52,6 +54,12 @@ def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_fram
         "XDG_DATA_HOME": str(tmp_path / "d"),
         "AISLELENS_THERMAL__SYSFS_ROOT": str(tmp_path / "sys"),
     }
+    return camera, env
+
+
+@pytest.mark.slow
+def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_frames):
+    camera, env = _still_camera_and_env(tmp_path, demo_frames)
     out = subprocess.run(
         [
             str(Path(sys.executable).parent / "aislelens"),
@@ -80,15 +88,7 @@ def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_fram
 def test_the_kiosk_stops_cleanly_on_ctrl_c_and_on_a_service_stop(
     sig, tmp_path, demo_db, demo_frames
 ):
-    camera = tmp_path / "camera"
-    camera.mkdir()
-    cv2.imwrite(str(camera / "0.png"), demo_frames[len(demo_frames) // 2])
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_DATA_HOME": str(tmp_path / "d"),
-        "AISLELENS_THERMAL__SYSFS_ROOT": str(tmp_path / "sys"),
-    }
+    camera, env = _still_camera_and_env(tmp_path, demo_frames)
     log = tmp_path / "d/aislelens/kiosk.log"
     proc = subprocess.Popen(
         [
@@ -118,6 +118,55 @@ def test_the_kiosk_stops_cleanly_on_ctrl_c_and_on_a_service_stop(
     assert proc.returncode == 0, err
     text = log.read_text()
     assert f"stopping on {sig.name}" in text and "kiosk exited with status 0" in text
+
+
+@pytest.mark.slow
+def test_under_systemd_it_says_ready_after_a_self_test_and_feeds_the_watchdog(
+    tmp_path, demo_db, demo_frames
+):
+    camera, env = _still_camera_and_env(tmp_path, demo_frames)
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(0.2)
+    env.update(NOTIFY_SOCKET=address, WATCHDOG_USEC="400000")  # as systemd sets them
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "aislelens"),
+            "kiosk",
+            "--catalog",
+            str(demo_db),
+            "--camera",
+            str(camera),
+            "--run-for",
+            "2",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    messages: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                messages.append(sock.recv(4096).decode())
+        _out, err = proc.communicate(timeout=15)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                messages.append(sock.recv(4096).decode())
+    finally:
+        sock.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    ready = [i for i, m in enumerate(messages) if m.startswith("READY=1")]
+    assert len(ready) == 1 and "STATUS=self-test scan" in messages[ready[0]], messages
+    beats = [i for i, m in enumerate(messages) if m == "WATCHDOG=1"]
+    assert len(beats) >= 4  # every 0.2 s from the GUI thread over the 2 s run
+    assert messages[-1] == "STOPPING=1"
 
 
 def test_camera_and_demo_together_are_refused():

@@ -38,6 +38,12 @@ def test_the_kiosk_unit_allows_no_ip_sockets_and_writes_only_its_state():
     assert "aislelens kiosk" in s["ExecStart"][0]
 
 
+def test_the_kiosk_unit_waits_for_ready_and_restarts_a_frozen_kiosk():
+    s = service_section()
+    assert s["Type"] == ["notify"] and s["NotifyAccess"] == ["all"]  # the kiosk runs under cage
+    assert int(s["WatchdogSec"][0]) >= 10 and s["Restart"] == ["on-failure"]
+
+
 def test_systemd_accepts_the_kiosk_unit(tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
