@@ -36,6 +36,7 @@ class Supervisor:
             int(usec) / 2e6 if self.active and usec.isdigit() and int(usec) > 0 else None
         )
         self.ready_sent = False
+        self.stopped = False
 
     def _send(self, message: str) -> None:
         if self._notifier is not None:
@@ -52,8 +53,11 @@ class Supervisor:
         self._send(f"STATUS={status}")
 
     def alive(self) -> None:
-        """The GUI thread is turning: feed the watchdog."""
-        self._send("WATCHDOG=1")
+        """The GUI thread is turning: feed the watchdog (not once the kiosk is stopping)."""
+        if not self.stopped:
+            self._send("WATCHDOG=1")
 
     def stopping(self) -> None:
-        self._send("STOPPING=1")
+        if not self.stopped:
+            self.stopped = True
+            self._send("STOPPING=1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 from kiosk.supervision import Supervisor
@@ -29,7 +30,12 @@ def test_ready_is_sent_once_and_the_watchdog_runs_at_half_its_period(tmp_path, m
         s.ready("again")
         s.alive()
         s.stopping()
+        s.alive()  # the window's last events after STOPPING: nothing more is said
+        s.stopping()
         got = [sock.recv(4096).decode() for _ in range(3)]
+        sock.settimeout(0.2)
+        with contextlib.suppress(TimeoutError):
+            got.append(sock.recv(4096).decode())
     finally:
         sock.close()
     assert got == [
