@@ -57,6 +57,26 @@ def _still_camera_and_env(tmp_path: Path, demo_frames) -> tuple[Path, dict[str, 
     return camera, env
 
 
+def _start_kiosk(db: Path, camera: Path, env: dict[str, str], *extra: str) -> subprocess.Popen:
+    """`aislelens kiosk` on ``db`` and ``camera`` in its own process, output captured."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "aislelens"),
+            "kiosk",
+            "--catalog",
+            str(db),
+            "--camera",
+            str(camera),
+            *extra,
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.mark.slow
 def test_the_kiosk_command_starts_and_reports_ready(tmp_path, demo_db, demo_frames):
     camera, env = _still_camera_and_env(tmp_path, demo_frames)
@@ -90,21 +110,7 @@ def test_the_kiosk_stops_cleanly_on_ctrl_c_and_on_a_service_stop(
 ):
     camera, env = _still_camera_and_env(tmp_path, demo_frames)
     log = tmp_path / "d/aislelens/kiosk.log"
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "aislelens"),
-            "kiosk",
-            "--catalog",
-            str(demo_db),
-            "--camera",
-            str(camera),
-        ],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_kiosk(demo_db, camera, env)
     try:
         deadline = time.monotonic() + 60
         while not (log.is_file() and "ready after" in log.read_text()):
@@ -130,23 +136,7 @@ def test_under_systemd_it_says_ready_after_a_self_test_and_feeds_the_watchdog(
     sock.bind(address)
     sock.settimeout(0.2)
     env.update(NOTIFY_SOCKET=address, WATCHDOG_USEC="400000")  # as systemd sets them
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "aislelens"),
-            "kiosk",
-            "--catalog",
-            str(demo_db),
-            "--camera",
-            str(camera),
-            "--run-for",
-            "2",
-        ],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_kiosk(demo_db, camera, env, "--run-for", "2")
     messages: list[str] = []
     try:
         deadline = time.monotonic() + 60
