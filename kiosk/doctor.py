@@ -7,6 +7,7 @@ frames); it reads the settings the kiosk would use and changes nothing.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -19,6 +20,8 @@ from .settings import KioskSettings
 #: what a kiosk needs free on its data disk (logs, a re-published catalog beside the old one)
 MIN_FREE_BYTES = 1_000_000_000
 SERVICE = "aislelens-kiosk.service"
+#: where the package puts the unit, and where an admin's own copy would override it
+UNITS = (Path("/etc/systemd/system") / SERVICE, Path("/lib/systemd/system") / SERVICE)
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,37 @@ def check_camera(settings: KioskSettings, timeout_s: float = 3.0) -> Finding:
     )
 
 
-def check_display() -> Finding:
-    from .display import DisplayError
+def service_platform(units: tuple[Path, ...] = UNITS) -> str | None:
+    """The Qt platform the installed kiosk service runs on (its ``QT_QPA_PLATFORM``), or None
+    when no unit is installed here."""
+    for unit in units:
+        if unit.exists():
+            found = re.search(r"\bQT_QPA_PLATFORM=([\w-]+)", unit.read_text())
+            return found.group(1) if found else "xcb"
+    return None
+
+
+def check_display(
+    units: tuple[Path, ...] = UNITS, which: Callable[[str], str | None] = shutil.which
+) -> Finding:
+    """On an installed device, whether the service's platform (Wayland in a cage session) has
+    what it loads; elsewhere, whether Qt could start in this shell."""
+    from .display import DisplayError, missing_for
     from .display import check_display as qt_can_start
 
+    platform = service_platform(units)
+    if platform is not None:
+        missing = missing_for(platform)
+        if missing is not None:
+            return Finding("problem", "display", missing.message(), "reinstall the package")
+        if platform.startswith("wayland") and which("cage") is None:
+            return Finding(
+                "problem",
+                "display",
+                "cage (the kiosk's compositor) is not installed",
+                "sudo apt-get install cage",
+            )
+        return Finding("ok", "display", f"the service's Qt platform {platform} has its libraries")
     try:
         platform = qt_can_start()
     except DisplayError as exc:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from catalog import catalog_stats
 from kiosk.cli import cli
-from kiosk.doctor import check_service, diagnose, worst
+from kiosk.doctor import check_display, check_service, diagnose, service_platform, worst
 from kiosk.settings import load_settings
 
 
@@ -83,3 +83,20 @@ def test_the_service_state_comes_from_systemctl(monkeypatch):
     failed = check_service(fake("failed\n"))
     assert failed.status == "warning" and "systemctl status" in failed.fix
     assert worst([check_service(fake("active"))]) == "ok"
+
+
+def test_on_an_installed_device_the_display_is_the_services_platform(tmp_path, monkeypatch):
+    """IT runs doctor over SSH, with no display of its own: it checks what the unit runs."""
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert check_display(units=(tmp_path / "none.service",)).status == "problem"  # this shell
+    unit = tmp_path / "aislelens-kiosk.service"
+    unit.write_text("[Service]\nEnvironment=QT_QPA_PLATFORM=offscreen ORT_DISABLE_TELEMETRY=1\n")
+    assert service_platform((unit,)) == "offscreen"
+    ok = check_display(units=(unit,))
+    assert ok.status == "ok" and "offscreen" in ok.detail
+    unit.write_text("[Service]\nEnvironment=QT_QPA_PLATFORM=wayland\n")
+    monkeypatch.setattr("kiosk.display.missing_for", lambda platform: None)
+    no_cage = check_display(units=(unit,), which=lambda name: None)
+    assert no_cage.status == "problem" and "apt-get install cage" in no_cage.fix
+    assert check_display(units=(unit,), which=lambda name: f"/usr/bin/{name}").status == "ok"
