@@ -228,7 +228,7 @@ def wheels(arch: str) -> Path:
     for sdist in sorted(fetched.glob("*.tar.gz")):
         pure = build_pure(sdist, house)
         if not pure:
-            build_in_root(arch, sdist, house)
+            compiled(arch, sdist, house)
         sdist.unlink()
     for wheel in fetched.glob("*.whl"):
         wheel.replace(house / wheel.name)
@@ -272,7 +272,17 @@ def build_pure(sdist: Path, house: Path) -> bool:
     return pure
 
 
-def build_in_root(arch: str, sdist: Path, house: Path) -> None:
+def compiled(arch: str, sdist: Path, house: Path) -> None:
+    """The wheel compiled from ``sdist`` for ``arch``: kept by the source's sha256, so a new
+    lock that pins the same source does not compile it again."""
+    cache = BUILD / "compiled" / arch / digest(sdist)
+    if not list(cache.glob("*.whl")):
+        build_in_root(arch, sdist, house, cache)
+    for wheel in cache.glob("*.whl"):
+        shutil.copy2(wheel, house / wheel.name)
+
+
+def build_in_root(arch: str, sdist: Path, house: Path, out: Path) -> None:
     """Compile ``sdist`` inside a bookworm root of ``arch``, offline: its build dependencies
     come from the locked build tools and the wheelhouse (numpy)."""
     need_tools("chroot")
@@ -289,7 +299,9 @@ def build_in_root(arch: str, sdist: Path, house: Path) -> None:
             f"--wheel-dir /tmp/out /tmp/in/{sdist.name}"
         )
         (wheel,) = root.path("/tmp/out").glob("*.whl")
-        shutil.copy2(wheel, house / wheel.name)
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(wheel, out / f".{wheel.name}.partial")
+        (out / f".{wheel.name}.partial").replace(out / wheel.name)
     say(f"built {wheel.name} in a {arch} root in {time.monotonic() - t0:.0f} s")
 
 

@@ -15,6 +15,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,11 @@ class Root:
     def path(self, inside: str) -> Path:
         return self.top / inside.lstrip("/")
 
+    @property
+    def emulated(self) -> bool:
+        """True when the root's programs run under qemu (another architecture than the host)."""
+        return self.arch != host_arch()
+
     def run(
         self,
         command: str,
@@ -137,7 +143,19 @@ class Root:
         argv = ["chroot", str(self.top), "/usr/bin/env", "-i"]
         argv += [f"{k}={v}" for k, v in {**ROOT_ENV, **(env or {})}.items()]
         argv += ["/bin/sh", "-c", command]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        # a session of its own, so that a timeout kills what the command started too
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise RootError(
+                f"in the {self.arch} root, `{command}` took longer than {timeout:.0f} s"
+            ) from None
+        result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
         if check and result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             tail = "\n".join(output.splitlines()[-15:])

@@ -35,7 +35,10 @@ def test_the_kiosk_unit_allows_no_ip_sockets_and_writes_only_its_state():
     assert s["User"] == ["aislelens"]
     env = " ".join(s["Environment"])
     assert "ORT_DISABLE_TELEMETRY=1" in env
-    assert "aislelens kiosk" in s["ExecStart"][0]
+    assert "/usr/bin/aislelens -v kiosk --config /etc/aislelens/kiosk.toml" in s["ExecStart"][0]
+    # the log reaches journald, not the kiosk's tty; cage's -s (VT switching) is not given
+    assert s["StandardOutput"] == ["journal"] and s["StandardError"] == ["journal"]
+    assert " -s " not in s["ExecStart"][0].split("--")[0] + " "
 
 
 def test_the_kiosk_unit_waits_for_ready_and_restarts_a_frozen_kiosk():
