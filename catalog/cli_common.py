@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,13 @@ def catalog_bundle(db: Path) -> tuple[str | None, str | None]:
         return None, None
     rdb = open_catalog_readonly(db)
     try:
-        return get_meta(rdb, "bundle_ref"), get_meta(rdb, "bundle_precision")
+        ref, precision = get_meta(rdb, "bundle_ref"), get_meta(rdb, "bundle_precision")
     finally:
         rdb.close()
+    # a published release names the bundle it carries by its place beside the database
+    if ref and not os.path.isabs(ref) and (db.parent / ref).is_dir():
+        ref = str(db.parent / ref)
+    return ref, precision
 
 
 def open_embedder(

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from catalog.cli import catalog
+from catalog.cli_publish import publish
 from catalog.db import is_damage
 from catalog.errors import CatalogError
 from models.cli import models
@@ -174,6 +175,7 @@ def kiosk(
 
 
 cli.add_command(catalog)
+cli.add_command(publish)
 
 
 @cli.command()
@@ -209,6 +211,139 @@ def doctor(config_file: Path | None, as_json: bool) -> None:
             click.echo(finding.line())
     if worst(findings) == "problem":
         raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="AISLELENS_CATALOG_DB",
+    required=True,
+    help="Catalog database to search ($AISLELENS_CATALOG_DB).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding the bearer token every /v1 request must carry (or $AISLELENS_SERVE_TOKEN); "
+    "required to listen on anything but loopback.",
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Model threads at once.")  # fmt: skip
+@click.option("--queue", default=16, show_default=True, type=click.IntRange(0, 10_000),
+              help="Requests that may wait for a worker; more get 503 with Retry-After.")  # fmt: skip
+@click.option("--max-upload-mb", default=10.0, show_default=True, type=click.FloatRange(0.01, 200))
+@click.option("--fleet-db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep kiosks' update reports (POST /v1/fleet/report) in this file.")  # fmt: skip
+def serve(
+    db: Path,
+    host: str,
+    port: int,
+    token_file: Path | None,
+    workers: int,
+    queue: int,
+    max_upload_mb: float,
+    fleet_db: Path | None,
+) -> None:
+    """Serve the catalog's search over HTTP (for a store's edge server).
+
+    POST /v1/search (an image body or multipart file, or {"text": …}), POST /v1/embed,
+    GET /v1/products/SKU, GET /healthz, GET /readyz, GET /metrics (Prometheus),
+    POST /v1/fleet/report (kiosks' update outcomes, with --fleet-db).
+
+    \b
+    Examples:
+      aislelens serve --db store.db
+      curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' \\
+          'http://127.0.0.1:8700/v1/search?k=5'
+      aislelens serve --db store.db --host 0.0.0.0 --token-file /etc/aislelens/serve.token
+    """
+    token = (
+        token_file.read_text().strip() if token_file else os.environ.get("AISLELENS_SERVE_TOKEN")
+    )
+    if token is not None and len(token) < 16:
+        raise click.UsageError("the token must be at least 16 characters")
+    from .service import LOOPBACK, ServiceLimits, create_app
+
+    if host not in LOOPBACK and not token:
+        raise click.UsageError(
+            f"listening on {host} needs a token: --token-file FILE or $AISLELENS_SERVE_TOKEN "
+            "(without one, only 127.0.0.1)"
+        )
+    if not db.exists():
+        raise click.UsageError(f"{db}: no such catalog (make one with aislelens catalog import)")
+    import uvicorn
+
+    limits = ServiceLimits(
+        max_upload_bytes=round(max_upload_mb * 1e6), workers=workers, queue=queue
+    )
+    app = create_app(db, token=token or None, limits=limits, fleet_db=fleet_db)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: /etc/aislelens/kiosk.toml when there is one).",
+)
+@click.option("--once", is_flag=True, help="Check once and exit (else every [update] interval_s).")
+@click.option("--boot", is_flag=True,
+              help="Before the kiosk starts: count a start of a new release; go back to the "
+              "previous one after [update] max_start_attempts starts without READY.")  # fmt: skip
+@click.option("--status", "show_status", is_flag=True, help="Print the releases on this kiosk.")
+def update(config_file: Path | None, once: bool, boot: bool, show_status: bool) -> None:
+    """Fetch, verify and switch to a new signed release of the catalog (and model).
+
+    The catalog the kiosk runs is <data_dir>/updates/current/store.db: set catalog_db to it.
+    A release is checked (bundle loads, catalog opens, self-test scan) before the switch, and
+    switched back from when the kiosk does not become ready on it.
+
+    \b
+    Examples:
+      aislelens update --once
+      aislelens update --status
+      aislelens update --boot       # ExecStartPre of the kiosk's unit
+    """
+    import json
+
+    from .doctor import default_config
+    from .releases import UpdateState, boot_check
+    from .settings import load_settings
+    from .updater import KioskUpdater, send_reports
+
+    settings = load_settings(config_file or default_config())
+    u = settings.update
+    state = UpdateState(settings.data_dir / "updates")
+    if show_status:
+        click.echo(json.dumps({"current": state.current, "previous": state.previous,
+                               **state.read()}))  # fmt: skip
+        return
+    if boot:
+        click.echo(boot_check(state, u.max_start_attempts, u.kiosk_id).line())
+        return
+    if u.repository_url is None:
+        raise click.UsageError("no [update] repository_url in the settings: updates are off")
+    try:
+        root = u.trusted_root.read_bytes()
+    except OSError as exc:
+        raise click.UsageError(f"{u.trusted_root}: cannot read the trusted root ({exc})") from None
+    updater = KioskUpdater(
+        state, u.repository_url, root, channel=u.channel, kiosk_id=u.kiosk_id,
+        timeout_s=u.timeout_s,
+    )  # fmt: skip
+    while True:
+        outcome = updater.check_once()
+        click.echo(outcome.line())
+        if u.fleet_url:
+            send_reports(state, u.fleet_url, timeout_s=min(u.timeout_s, 10))
+        if once:
+            if outcome.status in ("refused", "failed"):
+                raise click.exceptions.Exit(1)
+            return
+        time.sleep(u.interval_s)
 
 
 def main() -> None:

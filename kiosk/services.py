@@ -27,6 +27,7 @@ from catalog import (
     open_finder,
     read_enroll_file,
 )
+from catalog.cli_common import catalog_bundle
 from catalog.types import ProductFinder
 from models import ImageEmbedder, ModelError
 
@@ -110,10 +111,17 @@ def make_services(
     return KioskServices(embedder, finder, cache, settings.recognition, catalog_db, demo)
 
 
-def open_embedder(settings: KioskSettings) -> ImageEmbedder:
-    """The model bundle the settings name, with a core of headroom for the UI."""
+def open_embedder(settings: KioskSettings, catalog_db: Path | None = None) -> ImageEmbedder:
+    """The model bundle the settings name (else the one ``catalog_db`` was indexed with, which
+    a release may carry beside it), with a core of headroom for the UI."""
     r = settings.recognition
-    return ImageEmbedder.open(r.bundle, r.precision, threads=r.threads, headroom=r.headroom)
+    bundle, precision = r.bundle, str(r.precision)
+    if bundle is None and catalog_db is not None:
+        ref, stored = catalog_bundle(catalog_db)
+        if ref is not None:
+            bundle = ref
+            precision = stored if precision == "auto" and stored else precision
+    return ImageEmbedder.open(bundle, precision, threads=r.threads, headroom=r.headroom)
 
 
 class StoreBackend:
@@ -135,7 +143,7 @@ class StoreBackend:
 
     def open(self, progress: Progress | None = None) -> KioskServices:
         assert self.settings.catalog_db is not None
-        embedder = open_embedder(self.settings)
+        embedder = open_embedder(self.settings, self.settings.catalog_db)
         try:
             finder = open_finder(self.settings.catalog_db, bundle_id=embedder.model_id)
         except BaseException:

@@ -167,6 +167,31 @@ class ThermalSettings(_Section):
         return self
 
 
+class UpdateSettings(_Section):
+    """Signed over-the-air releases (``aislelens update``); off while repository_url is unset."""
+
+    #: the release repository's public folder, served over HTTP(S): it holds metadata/, targets/
+    repository_url: str | None = None
+    channel: str = Field(default="stable", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    #: the repository's first root.json (from `aislelens publish init`): the trust anchor
+    trusted_root: Path = Path("/etc/aislelens/update-root.json")
+    #: this kiosk's id for staged rollouts and reports; default: /etc/machine-id
+    kiosk_id: str | None = None
+    #: where outcomes are reported (an `aislelens serve` on the back office: /v1/fleet/report)
+    fleet_url: str | None = None
+    interval_s: float = Field(default=900.0, ge=10, le=86_400)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    #: starts a new release gets to become READY before the kiosk goes back to the previous one
+    max_start_attempts: int = Field(default=3, ge=1, le=20)
+
+    @field_validator("repository_url", "fleet_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
 class KioskSettings(BaseSettings):
     """Everything the kiosk can be told; see :func:`load_settings`."""
 
@@ -191,6 +216,7 @@ class KioskSettings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     ui: UiSettings = UiSettings()
     thermal: ThermalSettings = ThermalSettings()
+    update: UpdateSettings = UpdateSettings()
 
 
 def _toml_source(data: dict[str, Any]) -> type[KioskSettings]:

@@ -111,11 +111,20 @@ def exercise(root: Root, first: Path, second: Path, figures: dict[str, float]) -
         "the kiosk unit is enabled at boot",
     )
     expect(
+        root.run(
+            "test -L /etc/systemd/system/timers.target.wants/aislelens-update.timer", check=False
+        ).returncode
+        == 0,
+        "the update timer is enabled",
+    )
+    expect(
         "torch" not in root.run("ls /opt/aislelens/lib/python3.11/site-packages").stdout,
         "no torch in the installed environment",
     )
     verify = root.run(
-        "systemd-analyze verify --man=no /lib/systemd/system/aislelens-kiosk.service", check=False
+        "systemd-analyze verify --man=no /lib/systemd/system/aislelens-kiosk.service "
+        "/lib/systemd/system/aislelens-update.service /lib/systemd/system/aislelens-update.timer",
+        check=False,
     )
     expect(verify.returncode == 0, f"systemd accepts the unit {verify.stderr.strip()}")
     linked = root.run(

@@ -81,6 +81,8 @@ def run_kiosk(
     app.setApplicationName("AisleLens")
     window = KioskWindow(settings, backend or backend_for(settings, demo), t_start=t_start)
     supervise(window, Supervisor())
+    if not demo:
+        confirm_release_when_ready(window, settings)
     stop_on_signals(app, window)
     if run_for_s is not None:
 
@@ -137,6 +139,25 @@ def supervise(window: KioskWindow, supervisor: Supervisor) -> None:
         beat.timeout.connect(supervisor.alive)
         beat.start(max(100, round(supervisor.watchdog_interval_s * 1000)))
         supervisor.alive()
+
+
+def confirm_release_when_ready(window: KioskWindow, settings: KioskSettings) -> None:
+    """A release on probation (``aislelens update``) is good once its self-test scan passed;
+    until then each start counts towards going back to the previous release."""
+    from ..releases import UpdateState, confirm_ready
+
+    def confirm(_status: str) -> None:
+        try:
+            outcome = confirm_ready(
+                UpdateState(settings.data_dir / "updates"), settings.update.kiosk_id
+            )
+        except OSError as exc:
+            log.warning("could not confirm the running release: %s", exc)
+            return
+        if outcome is not None:
+            log.info("release %s confirmed: the kiosk is ready on it", outcome.release)
+
+    window.controller.selfTestPassed.connect(confirm)
 
 
 def stop_on_signals(app: QApplication, window: KioskWindow) -> None:

@@ -53,6 +53,7 @@ def test_systemd_accepts_the_kiosk_unit(tmp_path):
         pytest.skip("systemd-analyze is not installed (Debian package systemd)")
     # verify checks that the commands exist: point them at one that does on any machine
     text = UNIT.read_text().replace("/usr/bin/cage -d -- /usr/bin/aislelens", "/bin/true")
+    text = text.replace("/usr/bin/aislelens update", "/bin/true")
     unit = tmp_path / UNIT.name
     unit.write_text(text)
     out = subprocess.run(
@@ -60,3 +61,21 @@ def test_systemd_accepts_the_kiosk_unit(tmp_path):
     )
     problems = [line for line in out.stderr.splitlines() if UNIT.name in line]
     assert out.returncode == 0 and problems == [], out.stderr
+
+
+def test_a_new_release_is_counted_before_each_kiosk_start():
+    """ExecStartPre runs `aislelens update --boot`: it switches back from a release that never
+    got READY, and never blocks a start ("-")."""
+    s = service_section()
+    assert s["ExecStartPre"] == [
+        "-/usr/bin/aislelens update --boot --config /etc/aislelens/kiosk.toml"
+    ]
+
+
+def test_the_updater_runs_on_a_timer_only_once_a_trusted_root_is_installed():
+    update = UNIT.with_name("aislelens-update.service").read_text()
+    timer = UNIT.with_name("aislelens-update.timer").read_text()
+    assert "ConditionPathExists=/etc/aislelens/update-root.json" in update
+    assert "update --once --config /etc/aislelens/kiosk.toml" in update
+    assert "User=aislelens" in update and "Type=oneshot" in update
+    assert "OnUnitActiveSec=" in timer and "WantedBy=timers.target" in timer
