@@ -54,9 +54,10 @@ from models import ImageEmbedder
 from models.bundle import MANIFEST, load_bundle
 from models.images import decode_image
 
-from .db import get_meta, index_paths, open_catalog_readonly
+from .db import get_meta, open_catalog_readonly
 from .errors import CatalogError
 from .finder import catalog_version_on_disk, open_finder
+from .index_store import index_files
 
 #: how long each role's signature stays valid; a kiosk refuses expired metadata, so the
 #: timestamp must be re-signed (``aislelens publish --refresh``, a daily timer) within a day
@@ -422,12 +423,9 @@ def _snapshot_catalog(db_path: Path, out: Path) -> None:
     finally:
         dst.close()
         src.close()
-    for path, copy in zip(index_paths(db_path), index_paths(out), strict=True):
+    for path, copy in zip(index_files(db_path), index_files(out), strict=True):
         if path.is_file():
             shutil.copy2(path, copy)
-    pca = db_path.with_name(db_path.name + ".hnsw.pca")
-    if pca.is_file():
-        shutil.copy2(pca, out.with_name(out.name + ".hnsw.pca"))
 
 
 def _add_tree(tar: tarfile.TarFile, folder: Path, arcname: str) -> None:

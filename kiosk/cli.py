@@ -177,14 +177,17 @@ def kiosk(
 cli.add_command(catalog)
 cli.add_command(publish)
 
-
-@cli.command()
-@click.option(
+#: the settings file of the commands IT runs on the device (doctor, update)
+DEVICE_CONFIG = click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Settings file (default: /etc/aislelens/kiosk.toml when there is one).",
 )
+
+
+@cli.command()
+@DEVICE_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def doctor(config_file: Path | None, as_json: bool) -> None:
     """Check this device: service, display, camera, model, catalog, disk and temperature.
@@ -283,12 +286,7 @@ def serve(
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file (default: /etc/aislelens/kiosk.toml when there is one).",
-)
+@DEVICE_CONFIG
 @click.option("--once", is_flag=True, help="Check once and exit (else every [update] interval_s).")
 @click.option("--boot", is_flag=True,
               help="Before the kiosk starts: count a start of a new release; go back to the "

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.index_store import fsync_path as fsync_dir
+
 log = logging.getLogger(__name__)
 
 RELEASE_DB = "store.db"
@@ -38,14 +40,6 @@ class Outcome:
     def line(self) -> str:
         where = f"release {self.release}" if self.release is not None else "no release"
         return f"{self.status}: {where}{' — ' + self.reason if self.reason else ''}"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
