@@ -54,13 +54,16 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
         left = getattr(self, "_range_left", None)
-        if left is None:
-            shutil.copyfileobj(source, outputfile)
-            return
         try:
+            if left is None:
+                shutil.copyfileobj(source, outputfile)
+                return
             while left > 0 and (chunk := source.read(min(left, 1 << 16))):
                 outputfile.write(chunk)
                 left -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            # a kiosk that lost power or its network mid-file: it resumes with a Range request
+            self.close_connection = True
         finally:
             self._range_left = None
 

@@ -8,7 +8,8 @@ a friendly screen (e.g. "Camera unavailable") plus a log line::
     ├── CameraError                 the camera or replay source cannot be used
     │   └── CameraUnavailableError  it cannot be opened, or stopped delivering frames
     ├── RecognitionError            a frame could not be recognised (model or catalog failure)
-    └── DemoError                   the demo catalog or replay camera could not be built
+    ├── DemoError                   the demo catalog or replay camera could not be built
+    └── ModelChangedError           a new catalog needs another model: the kiosk restarts
 """
 
 from __future__ import annotations
@@ -36,3 +37,8 @@ class RecognitionError(KioskError):
 
 class DemoError(KioskError):
     """The demo catalog or its replay camera could not be built."""
+
+
+class ModelChangedError(KioskError):
+    """The catalog on disk was indexed with another model bundle (a release that changed it):
+    the running kiosk restarts to load that bundle, as it does at any start."""

@@ -31,14 +31,7 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from catalog import CatalogError, open_finder
@@ -49,6 +42,8 @@ from catalog.types import Match, Product, ProductFinder
 from models import ImageEmbedder, ModelError
 from models.errors import ImageError, ImageTooLargeError
 from models.images import decode_image
+
+from .metrics import RecognitionMetrics
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +69,11 @@ class Refused(Exception):
         self.status, self.reason, self.headers = status, reason, headers or {}
 
 
-class Metrics:
+class Metrics(RecognitionMetrics):
+    """The shared recognition metrics (kiosk.metrics), and the service's requests."""
+
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         r = self.registry
         self.requests = Counter(
             "aislelens_requests", "HTTP requests", ["route", "method", "status"], registry=r
@@ -88,20 +85,9 @@ class Metrics:
             buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56),
             registry=r,
         )
-        self.inference = Histogram(
-            "aislelens_inference_seconds",
-            "Model time per image",
-            buckets=(0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256),
-            registry=r,
-        )
-        self.cache = Counter("aislelens_cache", "Result cache lookups", ["result"], registry=r)
         self.rejected = Counter(
             "aislelens_rejected_busy", "Requests refused because the queue was full", registry=r
         )
-        self.catalog = Gauge(
-            "aislelens_catalog_info", "The catalog served", ["version", "bundle"], registry=r
-        )
-        self.products = Gauge("aislelens_catalog_products", "Products searchable", registry=r)
         self.fleet = Counter(
             "aislelens_fleet_reports", "Kiosk update outcomes received", ["status"], registry=r
         )
@@ -131,8 +117,7 @@ class SearchService:
             log.error("not ready: %s", exc)
             return
         self.embedder, self.finder = embedder, finder
-        self.metrics.catalog.labels(finder.catalog_version, embedder.model_id).set(1)
-        self.metrics.products.set(finder.summary().products)
+        self.metrics.set_catalog(finder, embedder.model_id)
         log.info("ready: %s, %s", self.db, embedder.model_id)
 
     @property

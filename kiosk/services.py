@@ -33,7 +33,7 @@ from models import ImageEmbedder, ModelError
 
 from .cache import ResultCache
 from .demo.build import DemoAssets, build_demo
-from .errors import KioskError, SettingsError
+from .errors import KioskError, ModelChangedError, SettingsError
 from .recognizer import Recognition, Recognizer
 from .settings import KioskSettings, RecognitionSettings
 from .sources import FrameSource, open_source
@@ -70,7 +70,14 @@ class KioskServices:
             return None
         if catalog_version_on_disk(self.catalog_db) == self.finder.catalog_version:
             return None
-        return open_finder(self.catalog_db, bundle_id=self.embedder.model_id)
+        try:
+            return open_finder(self.catalog_db, bundle_id=self.embedder.model_id)
+        except BundleMismatchError as exc:
+            if self.settings.bundle is not None:
+                raise  # the settings name the model: the catalog is wrong for this kiosk
+            raise ModelChangedError(
+                f"the new catalog needs another model than {self.embedder.model_id} ({exc})"
+            ) from None
 
     def swap_finder(self, finder: ProductFinder) -> ProductFinder:
         """Search ``finder`` from now on; returns the old one (close it once no scan uses it).

@@ -192,6 +192,14 @@ class UpdateSettings(_Section):
         return v
 
 
+class MetricsSettings(_Section):
+    """``[metrics]``: Prometheus metrics of the kiosk on 127.0.0.1 only. Off by default: the
+    kiosk then opens no socket at all (its systemd unit also needs a drop-in, see README)."""
+
+    enabled: bool = False
+    port: int = Field(default=9108, ge=1024, le=65535)
+
+
 class KioskSettings(BaseSettings):
     """Everything the kiosk can be told; see :func:`load_settings`."""
 
@@ -217,6 +225,7 @@ class KioskSettings(BaseSettings):
     ui: UiSettings = UiSettings()
     thermal: ThermalSettings = ThermalSettings()
     update: UpdateSettings = UpdateSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 def _toml_source(data: dict[str, Any]) -> type[KioskSettings]:

@@ -209,7 +209,9 @@ class KioskUpdater:
             self._mark_bad(release.version)
             outcome = Outcome("failed", release.version, f"health check: {why}", self.channel)
             self._report(outcome)
-            log.error("update refused: release %s failed its health check: %s", release, why)
+            log.error(
+                "update refused: release %s failed its health check: %s", release.version, why
+            )
             return outcome
         final = state.versions / str(release.version)
         shutil.rmtree(final, ignore_errors=True)

@@ -7,14 +7,18 @@ import gc
 import logging
 import signal
 import sys
+import threading
 import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from catalog.types import ProductFinder
+
+from ..camera_loop import CameraState
 from ..services import Backend, backend_for
 from ..settings import KioskSettings
 from ..supervision import Supervisor
@@ -22,6 +26,10 @@ from .main_window import KioskWindow
 from .qtfix import guard_singleton_refcounts
 
 log = logging.getLogger(__name__)
+
+#: the exit status of a kiosk that restarts to load a new release's model (EX_TEMPFAIL): its
+#: systemd unit (Restart=on-failure) starts it again, on the new bundle
+RESTART_STATUS = 75
 
 
 class KioskLogging:
@@ -83,6 +91,8 @@ def run_kiosk(
     supervise(window, Supervisor())
     if not demo:
         confirm_release_when_ready(window, settings)
+    metrics_server = export_metrics(window, settings)
+    restart = restart_for_new_model(app, window)
     stop_on_signals(app, window)
     if run_for_s is not None:
 
@@ -118,7 +128,11 @@ def run_kiosk(
         poll.start(5)
     window.start()
     status = app.exec()
+    if restart.is_set():  # (closing the window may also have quit with 0)
+        status = RESTART_STATUS
     log.info("kiosk exited with status %d", status)
+    if metrics_server is not None:
+        metrics_server.shutdown()
     dispose(window)
     logs.close()
     return status
@@ -158,6 +172,64 @@ def confirm_release_when_ready(window: KioskWindow, settings: KioskSettings) -> 
             log.info("release %s confirmed: the kiosk is ready on it", outcome.release)
 
     window.controller.selfTestPassed.connect(confirm)
+
+
+def restart_for_new_model(app: QApplication, window: KioskWindow) -> threading.Event:
+    """A release changed the model bundle: quit with :data:`RESTART_STATUS` to be started
+    again on it, at once on the attract screen, else when the shopper's session ends. The
+    event returned is set once the kiosk quits for that."""
+    requested = threading.Event()
+
+    def restart() -> None:
+        if requested.is_set():
+            return
+        requested.set()
+        log.warning("restarting to load the new model (exit status %d)", RESTART_STATUS)
+        window.staff_exit()
+        app.exit(RESTART_STATUS)
+
+    def needed(why: str) -> None:
+        log.warning("%s", why)
+        if window.stack.currentWidget() is window.attract:
+            restart()
+        else:
+            window.sessionReset.connect(restart)
+
+    window.controller.restartNeeded.connect(needed)
+    return requested
+
+
+def export_metrics(window: KioskWindow, settings: KioskSettings) -> Any | None:
+    """``[metrics] enabled``: serve the kiosk's Prometheus metrics on 127.0.0.1 (off by
+    default, and then not even loaded: the kiosk opens no socket). Returns the server."""
+    if not settings.metrics.enabled:
+        return None
+    from ..metrics import KioskMetrics
+
+    metrics = KioskMetrics()
+    try:
+        server = metrics.serve(settings.metrics.port)
+    except OSError as exc:  # a port taken: the kiosk runs on without its metrics
+        log.error("metrics not served on 127.0.0.1:%d: %s", settings.metrics.port, exc)
+        return None
+    c = window.controller
+
+    def on_catalog(finder: ProductFinder) -> None:
+        if c.services is not None:
+            metrics.set_catalog(finder, c.services.embedder.model_id)
+
+    c.recognized.connect(
+        lambda rec: metrics.observe(rec.outcome.value, rec.timings_ms, rec.from_cache)
+    )
+    c.recognitionFailed.connect(lambda _why: metrics.failures.inc())
+    c.selfTestPassed.connect(lambda _status: metrics.ready.set(1))
+    c.ready.connect(lambda services: on_catalog(services.finder))
+    c.catalogChanged.connect(on_catalog)
+    c.cameraStateChanged.connect(
+        lambda state, _detail: metrics.camera.set(state == CameraState.LIVE.value)
+    )
+    c.throttleChanged.connect(lambda st: metrics.throttled.set(st.throttled))
+    return server
 
 
 def stop_on_signals(app: QApplication, window: KioskWindow) -> None:

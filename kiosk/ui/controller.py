@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from catalog.types import ProductFinder
 
 from ..camera_loop import CameraState, Frame
+from ..errors import ModelChangedError
 from ..quality import QualityChecker, QualityReport, SceneTracker, SteadyTimer
 from ..recognizer import Recognition, Recognizer
 from ..services import START_ERRORS, Backend, CameraFactory, KioskServices, describe_error
@@ -52,6 +53,8 @@ class KioskController(QObject):
     #: after start-up, one scan of a catalog photo went through model and catalog (or why not)
     selfTestPassed = Signal(str)
     selfTestFailed = Signal(str)
+    #: a new catalog needs another model bundle: restart the kiosk to load it (the reason)
+    restartNeeded = Signal(str)
 
     def __init__(
         self,
@@ -272,6 +275,10 @@ class KioskController(QObject):
         self.runner.run_task(task)
 
     def _catalog_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ModelChangedError):
+            self._catalog_timer.stop()  # once: the kiosk restarts on the new model
+            self.restartNeeded.emit(str(exc))
+            return
         log.warning("catalog reload failed: %s", describe_error(exc))
 
     def _swap_catalog(self, finder: ProductFinder | None) -> None:

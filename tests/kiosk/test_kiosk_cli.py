@@ -163,3 +163,117 @@ def test_camera_and_demo_together_are_refused():
     out = CliRunner().invoke(cli, ["kiosk", "--demo", "--camera", "0"])
     assert out.exit_code == 2
     assert "--camera and --demo do not go together" in out.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of the TCP sockets process ``pid`` listens on, from /proc."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                found.add((address, int(port, 16)))
+    return found
+
+
+def _metrics(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        return response.read().decode()
+
+
+@pytest.mark.slow
+def test_metrics_switched_on_are_served_on_loopback_only(tmp_path, demo_db, demo_frames):
+    camera, env = _still_camera_and_env(tmp_path, demo_frames)
+    port = _free_port()
+    env.update(AISLELENS_METRICS__ENABLED="true", AISLELENS_METRICS__PORT=str(port))
+    proc = _start_kiosk(demo_db, camera, env, "--run-for", "4")
+    text = ""
+    try:
+        deadline = time.monotonic() + 60
+        for _ in range(400):  # bounded: about 60 s at most
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            with contextlib.suppress(OSError):
+                text = _metrics(port)
+                if 'aislelens_kiosk_scans_total{outcome="' in text:
+                    break
+            time.sleep(0.15)
+        sockets = _listening(proc.pid)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert sockets == {("0100007F", port)}  # 127.0.0.1 and nothing else
+    assert "aislelens_kiosk_ready 1.0" in text
+    assert 'aislelens_catalog_info{bundle="efficientnet-lite0-retail' in text
+    assert 'aislelens_kiosk_scan_stage_seconds_count{stage="inference"}' in text
+    assert "aislelens_catalog_products 12.0" in text
+
+
+@pytest.mark.slow
+def test_a_catalog_made_with_another_model_restarts_the_kiosk_on_it(tmp_path, demo_db, demo_frames):
+    """A release that changes the bundle: the running kiosk quits with status 75 (systemd
+    starts it again), and the next start loads the catalog's own model."""
+    import shutil
+
+    from catalog import index_catalog
+    from models import ImageEmbedder
+
+    other = tmp_path / "other" / "catalog.db"
+    other.parent.mkdir()
+    shutil.copy2(demo_db, other)
+    embedder = ImageEmbedder.open("efficientnet-lite0", "auto")
+    try:
+        index_catalog(other, embedder, rebuild=True, bundle_ref="efficientnet-lite0")
+    finally:
+        embedder.close()
+    current = tmp_path / "current.db"
+    current.symlink_to(demo_db)
+    camera, env = _still_camera_and_env(tmp_path, demo_frames)
+    env.update(AISLELENS_CATALOG_POLL_S="0.3", AISLELENS_UI__IDLE_TIMEOUT_S="1")
+    log = tmp_path / "d/aislelens/kiosk.log"
+    proc = _start_kiosk(current, camera, env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.is_file() and "ready after" in log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "never became ready"
+            time.sleep(0.1)
+        tmp_link = tmp_path / "current.tmp"
+        tmp_link.symlink_to(other)
+        tmp_link.replace(current)  # as `aislelens update` switches its `current` link
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 75, err
+    text = log.read_text()
+    assert "needs another model" in text and "restarting to load the new model" in text
+    again = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "aislelens"),
+            "kiosk",
+            *("--catalog", str(current), "--camera", str(camera), "--exit-when-ready"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "model efficientnet-lite0@" in log.read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kiosk.errors import SettingsError
@@ -107,3 +109,17 @@ def test_a_settings_file_that_is_not_utf8_is_one_clear_line(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_settings(bad)
     assert "not UTF-8 text" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_readme_settings_example_is_valid_settings(tmp_path):
+    """The settings block in the README loads as it is (every section and field exists)."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"### Settings.*?```toml\n(.*?)```", readme, re.S)
+    assert block is not None
+    config = tmp_path / "kiosk.toml"
+    config.write_text(block.group(1))
+    settings = load_settings(config)
+    assert settings.metrics.enabled is False and settings.metrics.port == 9108
+    assert settings.camera.stall_timeout_s == 1.5

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 UNIT = Path(__file__).resolve().parents[2] / "packaging/systemd/aislelens-kiosk.service"
+METRICS_DROP_IN = UNIT.with_name("kiosk-metrics.conf")
 
 
-def service_section() -> dict[str, list[str]]:
+def service_section(path: Path = UNIT) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
     section = ""
-    for raw in UNIT.read_text().splitlines():
+    for raw in path.read_text().splitlines():
         line = raw.strip()
         if line.startswith("["):
             section = line
@@ -47,7 +48,8 @@ def test_the_kiosk_unit_waits_for_ready_and_restarts_a_frozen_kiosk():
     assert int(s["WatchdogSec"][0]) >= 10 and s["Restart"] == ["on-failure"]
 
 
-def test_systemd_accepts_the_kiosk_unit(tmp_path):
+@pytest.mark.parametrize("drop_in", [False, True], ids=["unit", "with the metrics drop-in"])
+def test_systemd_accepts_the_kiosk_unit(tmp_path, drop_in):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed (Debian package systemd)")
@@ -56,6 +58,9 @@ def test_systemd_accepts_the_kiosk_unit(tmp_path):
     text = text.replace("/usr/bin/aislelens update", "/bin/true")
     unit = tmp_path / UNIT.name
     unit.write_text(text)
+    if drop_in:
+        (tmp_path / f"{UNIT.name}.d").mkdir()
+        shutil.copy(METRICS_DROP_IN, tmp_path / f"{UNIT.name}.d/metrics.conf")
     out = subprocess.run(
         [analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60
     )
@@ -79,3 +84,15 @@ def test_the_updater_runs_on_a_timer_only_once_a_trusted_root_is_installed():
     assert "update --once --config /etc/aislelens/kiosk.toml" in update
     assert "User=aislelens" in update and "Type=oneshot" in update
     assert "OnUnitActiveSec=" in timer and "WantedBy=timers.target" in timer
+
+
+def test_the_metrics_drop_in_lets_the_kiosk_listen_on_loopback_only():
+    """[metrics] enabled needs the drop-in the package ships: IPv4 sockets, loopback only."""
+    unit, drop = service_section(), service_section(METRICS_DROP_IN)
+    families = " ".join(drop["RestrictAddressFamilies"]).split()  # merged with the unit's list
+    assert set(families) == {"AF_UNIX", "AF_NETLINK", "AF_INET"}
+    assert unit["IPAddressDeny"] == ["any"] and "IPAddressDeny" not in drop
+    assert drop["IPAddressAllow"] == ["localhost"]
+    nfpm = (UNIT.parents[1] / "nfpm.yaml").read_text()
+    assert "src: packaging/systemd/kiosk-metrics.conf" in nfpm
+    assert "dst: /usr/share/aislelens/kiosk-metrics.conf" in nfpm
