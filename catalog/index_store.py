@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -117,11 +118,27 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` all at once: a reader (or the next start after a power
+    cut) sees the old file or the new one, never a part. The folder is synced too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # (named NAME.tmp…: what a killed run leaves is recognised and removed, see
+    # _remove_temp_files and kiosk.releases.UpdateState.tidy)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_path(path.parent)
+
+
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    fsync_path(tmp)
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(data) + "\n").encode())
 
 
 def save_index_atomic(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.index_store import fsync_path as fsync_dir
+from catalog.index_store import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,7 @@ class Outcome:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_atomic(path, json.dumps(data).encode())
 
 
 def default_kiosk_id() -> str:
@@ -120,7 +115,7 @@ class UpdateState:
         for path in self.versions.iterdir():
             if path.name.startswith(".") or (path.name.isdigit() and int(path.name) not in keep):
                 shutil.rmtree(path, ignore_errors=True)
-        for path in self.top.glob(".*.tmp"):
+        for path in [*self.top.glob(".*.tmp"), *self.top.glob(f"{self.file.name}.tmp*")]:
             path.unlink(missing_ok=True)
         for path in self.downloads.iterdir():
             if not path.name.endswith(".partial"):
