@@ -513,7 +513,12 @@ def publish_release(
         shutil.copyfile(tar_path, stored.with_name(f".{stored.name}.partial"))
         stored.with_name(f".{stored.name}.partial").replace(stored)
     targets.signed.targets[target_path] = target
-    repo.commit_targets(targets)
+    try:
+        repo.commit_targets(targets)
+    except BaseException:  # not signed: unless a targets file got to name it, it goes
+        if target_path not in Repository(top).targets().signed.targets:
+            stored.unlink(missing_ok=True)
+        raise
     return release
 
 

@@ -459,3 +459,17 @@ def test_a_rotated_root_key_is_followed(tmp_path, repo, server, demo_db):
     Repository(repo).refresh()
     republish_with_product(repo, demo_db, tmp_path)
     assert k.check_once().status == "updated" and k.state.current == 2
+
+
+def test_a_publish_that_cannot_sign_leaves_no_release_file(tmp_path, repo, demo_db):
+    """The online key is not the one the root trusts: a one-line error, and the release's tar
+    is not left behind in the public folder (nothing names it)."""
+    from catalog.publish import _new_key
+
+    before = sorted((repo / "public/targets").rglob("*.tar"))
+    (repo / "keys/online.pem").unlink()
+    _new_key(repo / "keys/online.pem")  # a key the root never heard of
+    with pytest.raises(PublishError, match="not the key the root trusts"):
+        publish_release(repo, demo_db)
+    assert sorted((repo / "public/targets").rglob("*.tar")) == before
+    assert not list((repo / "public").rglob(".*partial"))
