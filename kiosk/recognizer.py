@@ -125,7 +125,10 @@ class Recognizer:
                 )
         try:
             pre = self.embedder.preprocess
-            batch = pre.normalize(pre.resize_crop(region))[None]
+            if self.settings.fast_preprocess:
+                batch = pre.fast(region)[None]
+            else:
+                batch = pre.normalize(pre.resize_crop(region))[None]
             t2 = time.perf_counter()
             vector = self.embedder.embed_batch(batch)[0]
             t3 = time.perf_counter()
