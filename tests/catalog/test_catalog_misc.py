@@ -105,24 +105,11 @@ def test_reindexing_keeps_how_the_bundle_was_named(shop, tmp_path, fake_embedder
         conn.close()
 
 
-def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder) -> None:
+def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder, progress_bars) -> None:
     db = tmp_path / "store.db"
-    bars: dict[str, list[int]] = {}
-
-    class Bar:
-        def __init__(self, total: int, desc: str) -> None:
-            self.desc = desc
-            bars[desc] = [total, 0]
-
-        def update(self, n: int = 1) -> None:
-            bars[self.desc][1] += n
-
-        def close(self) -> None:
-            pass
-
-    import_products(db, shop(5), progress=Bar)
-    index_catalog(db, fake_embedder, progress=Bar)
-    assert bars["import"] == [5, 5] and bars["embed"] == [5, 5]
+    import_products(db, shop(5), progress=progress_bars)
+    index_catalog(db, fake_embedder, progress=progress_bars)
+    assert progress_bars["import"] == [5, 5] and progress_bars["embed"] == [5, 5]
 
 
 def test_migrations_are_named_recorded_and_versioned(tmp_path) -> None:
