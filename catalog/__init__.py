@@ -16,7 +16,9 @@ functions::
     result.matches[0].product.name, result.matches[0].score, result.margin
 
 Other library functions: ``enroll_images`` / ``enroll_frame`` (in-store photos as extra
-references), ``remove_products``, ``evaluate_queries`` / ``evaluate_vectors``,
+references), ``remove_products``, ``evaluate_queries`` / ``evaluate_vectors`` (an
+``EvalReport``; ``progress=`` takes a bar factory), ``search_catalog_text`` / ``find_text`` (text
+search, :class:`TextHit` results: word, inner-word, then misspelt-word matches),
 ``catalog_stats``, ``check_catalog``, ``catalog_version_on_disk`` (poll it; when it differs from
 ``finder.catalog_version`` open a new finder and swap it in). ``CatalogSettings`` holds the
 index parameters (``AISLELENS_CATALOG_*`` environment variables override them).
@@ -49,14 +51,22 @@ from .errors import (
     SchemaError,
     UnknownProductError,
 )
-from .evaluate import EvalReport, Query, evaluate_queries, evaluate_vectors, read_queries
+from .evaluate import (
+    Confusion,
+    EvalReport,
+    Query,
+    evaluate_queries,
+    evaluate_vectors,
+    read_queries,
+)
 from .finder import CatalogFinder, catalog_version_on_disk, open_finder
 from .importer import ImportReport, import_products
 from .importfile import ImportIssue
 from .indexer import IndexReport, index_catalog
 from .maintenance import CatalogStats, CheckReport, catalog_stats, check_catalog
 from .settings import CatalogSettings
-from .types import Match, Product, ProductFinder, SearchResult
+from .textsearch import find_text, search_catalog_text
+from .types import Match, MatchKind, Product, ProductFinder, SearchResult, TextHit
 from .vector_index import ExactIndex, VectorIndex
 
 __all__ = [
@@ -69,6 +79,7 @@ __all__ = [
     "CatalogSettings",
     "CatalogStats",
     "CheckReport",
+    "Confusion",
     "EnrollItem",
     "EnrollReport",
     "EnrolledShot",
@@ -82,6 +93,7 @@ __all__ = [
     "IndexStaleError",
     "InputFileError",
     "Match",
+    "MatchKind",
     "NotIndexedError",
     "Product",
     "ProductFinder",
@@ -89,6 +101,7 @@ __all__ = [
     "RemoveReport",
     "SchemaError",
     "SearchResult",
+    "TextHit",
     "UnknownProductError",
     "VectorIndex",
     "catalog_stats",
@@ -100,6 +113,7 @@ __all__ = [
     "enrolled_shots",
     "evaluate_queries",
     "evaluate_vectors",
+    "find_text",
     "import_products",
     "index_catalog",
     "open_finder",
@@ -107,4 +121,5 @@ __all__ = [
     "read_queries",
     "remove_enrolled",
     "remove_products",
+    "search_catalog_text",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,67 @@ from .cli_common import (
 from .errors import BundleMismatchError
 from .evaluate import evaluate_queries, read_queries
 from .finder import open_finder
+from .progress import LineProgress, ProgressBar
+from .types import MatchKind, Product, TextHit
+
+#: how a text hit matched, as the result line says it
+_HOW = {
+    MatchKind.WORD: "word",
+    MatchKind.INNER: "inside a word",
+    MatchKind.TYPO: "spelling",
+    MatchKind.LOOKS: "looks like it",
+}
+
+
+def _price(p: Product) -> str:
+    return f"{p.price:.2f} {p.currency}" if p.price is not None else "no price"
 
 
 def _print_matches(label: str, result: Any) -> None:
     click.echo(f"{label}  (margin {result.margin:.3f})")
     for rank, m in enumerate(result.matches, start=1):
-        price = f"{m.product.price:.2f} {m.product.currency}" if m.product.price is not None else ""
-        click.echo(f"  {rank:>2}. {m.score:.3f}  {m.product.sku:<16} {m.product.name}  {price}")
+        p = m.product
+        click.echo(
+            f"  {rank:>2}. {m.score:.3f}  {p.sku:<16} {p.name}  {_price(p)}  {p.aisle or 'no aisle'}"
+        )
+
+
+def _text_line(hit: TextHit) -> str:
+    p = hit.product
+    how = _HOW[hit.kind]
+    if hit.corrected:
+        how += f": {', '.join(hit.corrected)}"
+    return (
+        f"{p.sku:<16} {p.name}  {_price(p)}  {p.aisle or 'no aisle'}  "
+        f"({p.category or 'no category'}; {how})"
+    )
+
+
+def _text_json(hit: TextHit) -> dict[str, Any]:
+    return {
+        **hit.product.as_listing(),
+        "match": hit.kind.value,
+        "edits": hit.edits,
+        "corrected": list(hit.corrected),
+    }
+
+
+def _stderr_progress(total: int, description: str) -> ProgressBar:
+    """tqdm on a terminal; elsewhere (a log, a pipe, a test) a line every tenth of the work,
+    so a long run with --json is never silent and stdout stays pure JSON."""
+    if sys.stderr.isatty():
+        return progress_bar(total, description)
+    return LineProgress(total, description, lambda line: click.echo(line, err=True))
 
 
 @click.command()
 @db_option
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--text", help="Search names, descriptions and categories instead of photos.")
+@click.option(
+    "--text",
+    help="Search SKUs, names, categories and descriptions instead of photos: whole words and "
+    "word beginnings first, then words inside longer ones, then close misspellings.",
+)
 @click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--category", help="Only products of this category.")
 @click.option("--in-stock", is_flag=True, help="Only products in stock.")
@@ -49,10 +98,14 @@ def search(
 ) -> None:
     """Find the products that look like IMAGE (or match --text).
 
+    Each result shows the price and the aisle; a text search that finds nothing says so on
+    stderr and exits with status 1.
+
     \b
     Examples:
       aislelens catalog search --db store.db photo.jpg --k 5
       aislelens catalog search --db store.db --text "granny smith" --json
+      aislelens catalog search --db store.db --text vollmlch
     """
     if bool(images) == bool(text):
         raise click.UsageError("give IMAGE files or --text, not both")
@@ -60,19 +113,14 @@ def search(
     finder = open_finder(db, settings=settings_of(ctx), text_embedder=text_embedder)
     try:
         if text:
-            products = finder.search_text(text, k)
+            hits = finder.find_text(text, k)
             if as_json:
-                click.echo(
-                    json.dumps(
-                        [
-                            {"sku": p.sku, "name": p.name, "category": p.category, "price": p.price}
-                            for p in products
-                        ],
-                        ensure_ascii=False,
-                    )
-                )
-            for p in [] if as_json else products:
-                click.echo(f"{p.sku:<16} {p.name}  ({p.category})")
+                click.echo(json.dumps([_text_json(h) for h in hits], ensure_ascii=False))
+            for hit in [] if as_json else hits:
+                click.echo(_text_line(hit))
+            if not hits:
+                click.echo(f"no products match '{text}'", err=True)
+                ctx.exit(1)
             return
         embedder, _ = open_embedder(db, None, None)
         if finder.bundle_id and embedder.model_id != finder.bundle_id:
@@ -91,13 +139,7 @@ def search(
                         "margin": round(res.margin, 4),
                         "timings_ms": {n: round(v, 3) for n, v in res.timings_ms.items()},
                         "matches": [
-                            {
-                                "sku": m.product.sku,
-                                "name": m.product.name,
-                                "category": m.product.category,
-                                "price": m.product.price,
-                                "score": round(m.score, 4),
-                            }
+                            {**m.product.as_listing(), "score": round(m.score, 4)}
                             for m in res.matches
                         ],
                     }
@@ -130,7 +172,7 @@ def eval_cmd(ctx: click.Context, db: Path, queries: Path, k: int, as_json: bool)
     """Recall@1/5/10, MRR, per-category recall, confusions and latency on labelled photos.
 
     QUERIES is a CSV with image and sku columns (paths absolute or relative to it; other
-    columns are ignored).
+    columns are ignored). Progress goes to stderr, so with --json stdout is the JSON alone.
 
     \b
     Example:
@@ -142,7 +184,7 @@ def eval_cmd(ctx: click.Context, db: Path, queries: Path, k: int, as_json: bool)
     try:
         embedder, _ = open_embedder(db, None, None)
         report = evaluate_queries(
-            finder, embedder, items, k=k, settings=settings, progress=progress_bar
+            finder, embedder, items, k=k, settings=settings, progress=_stderr_progress
         )
     finally:
         finder.close()
@@ -182,6 +224,10 @@ def eval_cmd(ctx: click.Context, db: Path, queries: Path, k: int, as_json: bool)
     )
     click.echo(f"  No match          {d.no_match:>5} ({d.no_match / n:.0%})")
     echo_list(
-        "most confused (true → found: times)", [f"{t} → {f}: {c}" for t, f, c in report.confused]
+        "most confused (right product → the one found first: times)",
+        [
+            f"{c.sku} {c.name or '(not in the catalog)'} → {c.found_sku} {c.found_name}: {c.count}"
+            for c in report.confused
+        ],
     )
     echo_list("skipped", [f"row {r}: {why}" for r, why in report.skipped])

@@ -200,10 +200,71 @@ def _m004(db: Database) -> None:
     )
 
 
+@migrations(name="m006_products_trigram")
+def _m006(db: Database) -> None:
+    # Inner-word text search ("milch" finds Vollmilch; catalog/textsearch.py): a trigram FTS5
+    # index of the names, categories and subcategories beside the word index of m002, filled
+    # from the existing rows and kept in step by triggers. The trigram tokenizer of SQLite
+    # before 3.45 cannot fold accents, so it indexes products_folded, a copy of those columns
+    # with the accents taken off by plain SQL (catalog/textfold.py; a user function would
+    # break writes from any other SQLite client). Only rows with non-ASCII text are folded.
+    from .textfold import fold_sql_updates
+
+    columns = ("name", "category", "subcategory")
+    names = ", ".join(columns)
+    non_ascii = " OR ".join(f"{c} GLOB '*[^ -~]*'" for c in columns)
+
+    def fold(where: str) -> list[str]:
+        return fold_sql_updates("products_folded", columns, f"({where}) AND ({non_ascii})")
+
+    def index(where: str) -> str:
+        return (
+            f"INSERT INTO products_trigram (rowid, {names}) "
+            f"SELECT id, {names} FROM products_folded WHERE {where};"
+        )
+
+    def unindex(where: str) -> str:
+        return (
+            f"INSERT INTO products_trigram (products_trigram, rowid, {names}) "
+            f"SELECT 'delete', id, {names} FROM products_folded WHERE {where};"
+        )
+
+    add = (
+        f"INSERT INTO products_folded (id, {names}) "
+        "VALUES (new.id, new.name, new.category, new.subcategory);"
+    )
+    drop = "DELETE FROM products_folded WHERE id = old.id;"
+    statements = [
+        """CREATE TABLE products_folded (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL, category TEXT NOT NULL, subcategory TEXT NOT NULL
+        )""",
+        f"""CREATE VIRTUAL TABLE products_trigram USING fts5 (
+            {names}, content='products_folded', content_rowid='id', tokenize='trigram'
+        )""",
+        f"INSERT INTO products_folded (id, {names}) SELECT id, {names} FROM products",
+        *fold("1"),
+        "INSERT INTO products_trigram (products_trigram) VALUES ('rebuild')",
+        f"""CREATE TRIGGER products_trigram_ai AFTER INSERT ON products BEGIN
+            {add} {" ".join(fold("id = new.id"))} {index("id = new.id")}
+        END""",
+        f"""CREATE TRIGGER products_trigram_ad AFTER DELETE ON products BEGIN
+            {unindex("id = old.id")} {drop}
+        END""",
+        f"""CREATE TRIGGER products_trigram_au AFTER UPDATE OF id, {names} ON products BEGIN
+            {unindex("id = old.id")} {drop}
+            {add} {" ".join(fold("id = new.id"))} {index("id = new.id")}
+        END""",
+    ]
+    for sql in statements:  # one by one: sqlite-utils' executescript splits slowly
+        db.execute(sql)
+
+
 #: The schema version is the number of migrations this code knows.
 SCHEMA_VERSION = len(migrations._migrations)
 #: The oldest schema a read-only open (the kiosk) still reads: later migrations only add what
-#: the kiosk does not read (the vector checksums of m004).
+#: the kiosk does not read (the vector checksums of m004), or reads only when present (the
+#: trigram table of m006: text search falls back to scanning without it).
 READABLE_FROM = 3
 
 

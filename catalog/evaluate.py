@@ -80,6 +80,26 @@ class DecisionCounts:
 
 
 @dataclass(frozen=True)
+class Confusion:
+    """A product the search put first in place of the right one, and how often."""
+
+    sku: str  # the right product
+    name: str
+    found_sku: str  # what came first instead
+    found_name: str
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "found": self.found_sku,
+            "found_name": self.found_name,
+            "count": self.count,
+        }
+
+
+@dataclass(frozen=True)
 class Query:
     row: int
     path: Path
@@ -95,7 +115,7 @@ class EvalReport:
     mrr: float
     latency_ms: dict[str, float]  # p50 / p95 of one search (k as the kiosk asks)
     per_category: dict[str, dict[str, float]] = field(default_factory=dict)
-    confused: list[tuple[str, str, int]] = field(default_factory=list)  # (true, found, count)
+    confused: list[Confusion] = field(default_factory=list)  # the ten commonest, commonest first
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
     not_in_catalog: int = 0  # queries whose SKU the catalog lacks (counted as misses)
     index_kind: str = ""
@@ -111,7 +131,7 @@ class EvalReport:
             "mrr": round(self.mrr, 4),
             "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
             "per_category": self.per_category,
-            "confused": [{"sku": t, "found": f, "count": c} for t, f, c in self.confused],
+            "confused": [c.as_dict() for c in self.confused],
             "skipped": [{"row": r, "reason": why} for r, why in self.skipped],
             "not_in_catalog": self.not_in_catalog,
             "index_kind": self.index_kind,
@@ -133,31 +153,39 @@ def evaluate_vectors(
     *,
     k: int = 10,
     thresholds: DecisionThresholds | None = None,
+    progress: ProgressFactory | None = None,
+    label: str = "eval: searching",
 ) -> EvalReport:
     """Score already embedded queries against the catalog; ``thresholds`` (default: the
-    catalog's) decide what the kiosk would have shown for each."""
+    catalog's) decide what the kiosk would have shown for each. ``progress`` gets one bar,
+    advanced once per query."""
     depth = max(1, min(RANK_DEPTH, finder.searchable_products))
     ranks = np.zeros(len(skus), dtype=np.int64)
     latencies: list[float] = []
     confusions: Counter[tuple[str, str]] = Counter()
     categories: dict[str, str] = {}
     decisions = DecisionCounts(thresholds=thresholds or finder.decision_thresholds)
-    for i, (vector, sku) in enumerate(zip(vectors, skus, strict=True)):
-        t0 = time.perf_counter()
-        shown = finder.search_vector(vector, k=k)
-        latencies.append((time.perf_counter() - t0) * 1e3)
-        found = [m.product.sku for m in finder.search_vector(vector, k=depth).matches]
-        ranks[i] = found.index(sku) + 1 if sku in found else 0
-        decisions.add(
-            decide_result(shown, decisions.thresholds),
-            correct=bool(ranks[i] == 1),
-            in_candidates=bool(1 <= ranks[i] <= CANDIDATES),
-        )
-        if found and found[0] != sku:
-            confusions[(sku, found[0])] += 1
-        if sku not in categories:
-            product = finder.product(sku)
-            categories[sku] = product.category if product else ""
+    bar = start_progress(progress, len(skus), label)
+    try:
+        for i, (vector, sku) in enumerate(zip(vectors, skus, strict=True)):
+            t0 = time.perf_counter()
+            shown = finder.search_vector(vector, k=k)
+            latencies.append((time.perf_counter() - t0) * 1e3)
+            found = [m.product.sku for m in finder.search_vector(vector, k=depth).matches]
+            ranks[i] = found.index(sku) + 1 if sku in found else 0
+            decisions.add(
+                decide_result(shown, decisions.thresholds),
+                correct=bool(ranks[i] == 1),
+                in_candidates=bool(1 <= ranks[i] <= CANDIDATES),
+            )
+            if found and found[0] != sku:
+                confusions[(sku, found[0])] += 1
+            if sku not in categories:
+                product = finder.product(sku)
+                categories[sku] = product.category if product else ""
+            bar.update(1)
+    finally:
+        bar.close()
     scores = retrieval_scores(ranks)
     per_cat: dict[str, list[int]] = defaultdict(list)
     for sku, rank in zip(skus, ranks.tolist(), strict=True):
@@ -178,12 +206,23 @@ def evaluate_vectors(
             }
             for cat, r in sorted(per_cat.items())
         },
-        confused=[(t, f, c) for (t, f), c in confusions.most_common(10)],
+        confused=_named(finder, confusions.most_common(10)),
         not_in_catalog=sum(1 for s in skus if not categories.get(s) and finder.product(s) is None),
         index_kind=finder.index_kind,
         catalog_size=len(finder),
         decisions=decisions,
     )
+
+
+def _named(finder: CatalogFinder, pairs: list[tuple[tuple[str, str], int]]) -> list[Confusion]:
+    """The confused pairs with the products' names ("" for a SKU the catalog lacks)."""
+    names: dict[str, str] = {}
+    for (sku, found), _ in pairs:
+        for s in (sku, found):
+            if s not in names:
+                product = finder.product(s)
+                names[s] = product.name if product else ""
+    return [Confusion(t, names[t], f, names[f], c) for (t, f), c in pairs]
 
 
 def embed_queries(
@@ -218,8 +257,15 @@ def evaluate_queries(
     settings: CatalogSettings | None = None,
     progress: ProgressFactory | None = None,
 ) -> EvalReport:
-    """Embed the query photos (unreadable ones are skipped and listed) and score them."""
-    result = embed_queries(embedder, queries, settings=settings, progress=progress)
-    report = evaluate_vectors(finder, result.vectors, [queries[i].sku for i in result.ok], k=k)
+    """Embed the query photos (unreadable ones are skipped and listed) and score them.
+
+    ``progress`` (``factory(total, description)`` → a bar, see :mod:`catalog.progress`) gets
+    two bars: "eval: embedding" advanced per photo, then "eval: searching" per query."""
+    result = embed_queries(
+        embedder, queries, settings=settings, progress=progress, label="eval: embedding"
+    )
+    report = evaluate_vectors(
+        finder, result.vectors, [queries[i].sku for i in result.ok], k=k, progress=progress
+    )
     report.skipped = [(queries[i].row, why) for i, why in result.failed]
     return report

@@ -26,16 +26,10 @@ from .db import get_meta, index_paths, open_catalog_readonly, reading, revisions
 from .decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from .errors import BundleMismatchError, IndexFileError
 from .index_store import IndexMeta, catalog_dim, iter_db_vectors, load_index_checked
-from .products import (
-    browse,
-    categories,
-    product_by_sku,
-    products_by_id,
-    products_by_sku,
-    search_text,
-)
+from .products import browse, categories, product_by_sku, products_by_id, products_by_sku
 from .settings import CatalogSettings
-from .types import CatalogSummary, Match, Product, SearchResult
+from .textsearch import Vocabulary, find_text
+from .types import CatalogSummary, Match, MatchKind, Product, SearchResult, TextHit
 from .vector_index import ExactIndex, VectorIndex, as_queries
 
 log = logging.getLogger(__name__)
@@ -141,6 +135,9 @@ class CatalogFinder:
         conn.execute("ROLLBACK")
         self._filters: dict[tuple[str | None, bool], np.ndarray] = {}
         self._summary: CatalogSummary | None = None
+        #: the words misspellings are matched against, and the catalog revision they are of
+        #: (products are read live, so it is rebuilt when they change)
+        self._vocabulary: tuple[int, Vocabulary] | None = None
         if not len(self._labels):
             log.info(
                 "%s: no embeddings yet, image search finds nothing (run `aislelens catalog index`)",
@@ -286,18 +283,31 @@ class CatalogFinder:
 
     @_reads
     def search_text(self, query: str, k: int = 20) -> list[Product]:
-        """Full-text matches first (every word, as a prefix), then, when the bundle has a text
+        """The products of :meth:`find_text`, best first."""
+        return [hit.product for hit in self.find_text(query, k)]
+
+    @_reads
+    def find_text(self, query: str, k: int = 20) -> list[TextHit]:
+        """Products matching the words typed (:func:`catalog.textsearch.find_text`: word,
+        inner-word and misspelt-word matches, in that order), then, when the bundle has a text
         tower, the products whose images are nearest to the text."""
         with self._lock:
-            found = search_text(self._db, query, k)
+            found = find_text(self._db, query, k, vocabulary=self._words)
         if self.text_embedder is not None and query.strip() and len(found) < k:
             vector = self.text_embedder.embed_text([query])[0]
-            seen = {p.sku for p in found}
+            seen = {hit.product.sku for hit in found}
             for match in self.search_vector(vector, k).matches:
                 if match.product.sku not in seen and len(found) < k:
-                    found.append(match.product)
+                    found.append(TextHit(match.product, MatchKind.LOOKS))
                     seen.add(match.product.sku)
         return found
+
+    def _words(self) -> Vocabulary:
+        """The catalog's vocabulary for the revision on disk (the caller holds the lock)."""
+        revision, _ = revisions(self._db)
+        if self._vocabulary is None or self._vocabulary[0] != revision:
+            self._vocabulary = (revision, Vocabulary.load(self._db))
+        return self._vocabulary[1]
 
     @_reads
     def product(self, sku: str) -> Product | None:

@@ -1,9 +1,9 @@
-"""Reading products back out of the database: rows to :class:`Product`, browsing and FTS5."""
+"""Reading products back out of the database: rows to :class:`Product`, browsing (text search
+is :mod:`catalog.textsearch`)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -94,36 +94,5 @@ def browse(db: Database, category: str, limit: int = 60) -> list[Product]:
         f"{PRODUCT_SELECT} WHERE p.category = ? "
         "ORDER BY p.subcategory COLLATE NOCASE, p.name COLLATE NOCASE LIMIT ?",
         [category, int(limit)],
-    )
-    return [product_from_row(r) for r in rows]
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 query for what a shopper typed: every word must match, as a prefix.
-
-    Words are quoted, so FTS5 operators and punctuation in the input are harmless
-    ("granny smith's" becomes ``"granny"* "smith"* "s"*``).
-    """
-    words = _WORD.findall(text)
-    return " ".join(f'"{w}"*' for w in words)
-
-
-def search_text(db: Database, text: str, k: int = 20) -> list[Product]:
-    """Products whose SKU, name, category, subcategory or description match, best first.
-
-    Ranked by BM25 with the name weighted highest.
-    """
-    query = fts_query(text)
-    if not query:
-        return []
-    rows = db.execute(
-        f"{PRODUCT_SELECT} JOIN (SELECT rowid AS hit, "
-        "bm25(products_fts, 2.0, 10.0, 3.0, 3.0, 1.0) AS score "
-        "FROM products_fts WHERE products_fts MATCH ? ORDER BY score LIMIT ?) f ON f.hit = p.id "
-        "ORDER BY f.score",
-        [query, int(k)],
     )
     return [product_from_row(r) for r in rows]

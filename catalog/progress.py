@@ -66,3 +66,30 @@ def prefetch_map(
         while pending:
             head, fut = pending.popleft()
             yield head, fut.result()
+
+
+class LineProgress:
+    """Progress as whole lines (``eval: 120/236``) at every tenth or so of the work, for a
+    stream that is not a terminal (a log, a pipe) where a redrawn bar would be noise.
+
+    ``write`` receives each line (the CLI passes one that prints to stderr)."""
+
+    def __init__(self, total: int, description: str, write: Callable[[str], object]) -> None:
+        self.total, self.description, self.write = total, description, write
+        self.done = 0
+        self._shown = 0
+        self._step = max(1, -(-total // 10))
+        write(f"{description}: 0/{total}")
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.done - self._shown >= self._step:
+            self._show()
+
+    def close(self) -> None:
+        if self.done != self._shown:
+            self._show()
+
+    def _show(self) -> None:
+        self._shown = self.done
+        self.write(f"{self.description}: {self.done}/{self.total}")

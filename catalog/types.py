@@ -7,6 +7,7 @@ SQLite or hnswlib, so the kiosk can be tested against a fake :class:`ProductFind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -32,6 +33,18 @@ class Product:
     related: tuple[str, ...] = ()  # "goes well with" SKUs
     image_count: int = 0  # reference images (catalog photo + enrolled shots)
 
+    def as_listing(self) -> dict[str, Any]:
+        """What a list of results shows of it, as JSON (the staff tool, the REST service)."""
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "price": self.price,
+            "currency": self.currency,
+            "category": self.category,
+            "aisle": self.aisle,
+            "in_stock": self.in_stock,
+        }
+
 
 @dataclass(frozen=True)
 class Match:
@@ -53,6 +66,28 @@ class SearchResult:
     margin: float
     #: where the time went, e.g. {"search": 0.4, "lookup": 0.2} in milliseconds
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class MatchKind(StrEnum):
+    """How a text search hit matched what was typed; hits come in this order."""
+
+    WORD = "word"  # every word typed starts a word of the product ("gran smi": Granny Smith)
+    INNER = "inner"  # … or sits inside one ("milch": Vollmilch)
+    TYPO = "typo"  # … or is a close misspelling of one ("vollmlch": Vollmilch)
+    LOOKS = "looks"  # the bundle's text tower: products whose photos are nearest to the words
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """A product found by text search, and how."""
+
+    product: Product
+    kind: MatchKind
+    #: TYPO: letters changed, added, dropped or swapped to go from the words typed to the
+    #: product's (0 for the other kinds)
+    edits: int = 0
+    #: TYPO: the catalog's words the misspelt ones were taken for, e.g. ("vollmilch",)
+    corrected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +128,8 @@ class ProductFinder(Protocol):
         ...
 
     def search_text(self, query: str, k: int = 20) -> list[Product]:
-        """Products whose name, description or category match the words typed."""
+        """Products matching the words typed: as words or word beginnings, then inside words,
+        then (when little matched) misspelt (catalog.textsearch)."""
         ...
 
     def product(self, sku: str) -> Product | None: ...

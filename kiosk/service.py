@@ -212,15 +212,7 @@ class SearchService:
 
 
 def product_json(p: Product) -> dict[str, Any]:
-    return {
-        "sku": p.sku,
-        "name": p.name,
-        "price": p.price,
-        "currency": p.currency,
-        "category": p.category,
-        "aisle": p.aisle,
-        "in_stock": p.in_stock,
-    }
+    return p.as_listing()
 
 
 def match_json(m: Match) -> dict[str, Any]:

@@ -52,6 +52,30 @@ def shop(tmp_path: Path, write_image) -> Callable[..., Path]:
     return make
 
 
+class RecordedBars(dict[str, list[int]]):
+    """A progress factory (``factory(total, description)``, what the CLI passes tqdm as and a
+    staff window its own bar) that records every bar as description → [total, done]."""
+
+    class Bar:
+        def __init__(self, counts: list[int]) -> None:
+            self.counts = counts
+
+        def update(self, n: int = 1) -> None:
+            self.counts[1] += n
+
+        def close(self) -> None:
+            pass
+
+    def __call__(self, total: int, description: str) -> RecordedBars.Bar:
+        self[description] = [total, 0]
+        return RecordedBars.Bar(self[description])
+
+
+@pytest.fixture
+def progress_bars() -> RecordedBars:
+    return RecordedBars()
+
+
 @pytest.fixture
 def fake_embedder() -> ImageEmbedder:
     """The default bundle's preprocessing with a fast deterministic fake model (1280-d)."""

@@ -172,7 +172,7 @@ def test_calibrate_and_eval_decisions_from_the_command_line(adapted, tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["catalog", "eval", "--db", str(adapted), str(queries), "--json"])
     assert result.exit_code == 0, result.output
-    decisions = json.loads(result.output)["decisions"]
+    decisions = json.loads(result.stdout)["decisions"]  # progress is on stderr
     n = decisions["found"]["n"] + decisions["not_sure"]["n"] + decisions["no_match"]["n"]
     assert n == 24 and decisions["found"]["correct"] <= decisions["found"]["n"]
     assert decisions["thresholds"]["source"].startswith("calibrated")

@@ -15,7 +15,14 @@ import pytest
 from catalog_images import draw_product, shop_photo
 from click.testing import CliRunner
 
-from catalog import import_products, index_catalog
+from catalog import (
+    Confusion,
+    evaluate_queries,
+    import_products,
+    index_catalog,
+    open_finder,
+    read_queries,
+)
 from kiosk.cli import cli
 
 
@@ -53,9 +60,10 @@ def test_import_index_search_eval_stats_check(shop, tmp_path, queries) -> None:
     assert code == 0 and "S3" in out.splitlines()[1] and "S0" in out.splitlines()[2]
     code, out = run("search", "--db", db, "--text", "product 4")
     assert code == 0 and out.startswith("S4 ")
-    code, out = run("eval", "--db", db, queries, "--json")
-    assert code == 0
-    figures = json.loads(out)
+    result = CliRunner().invoke(cli, ["catalog", "eval", "--db", str(db), str(queries), "--json"])
+    assert result.exit_code == 0
+    figures = json.loads(result.stdout)  # progress goes to stderr, never into the JSON
+    assert "eval: embedding: 12/12" in result.stderr
     assert {"n", "recall_at_1", "recall_at_5", "mrr"} <= set(figures)
     assert figures["n"] == 12  # shelf photos of 6 products: far above chance (1/6)
     assert figures["recall_at_1"] >= 0.5 and figures["recall_at_5"] >= 0.9
@@ -66,6 +74,44 @@ def test_import_index_search_eval_stats_check(shop, tmp_path, queries) -> None:
     assert stats["products"] == 6 and stats["embedded"] == 6 and stats["pending"] == 0
     code, out = run("check", "--db", db)
     assert code == 0 and out.strip().endswith("ok")
+
+
+@pytest.mark.slow
+def test_eval_names_the_confused_products_and_shows_progress_on_stderr(
+    shop, tmp_path, real_embedder, progress_bars
+) -> None:
+    db = tmp_path / "store.db"
+    import_products(db, shop(6))
+    index_catalog(db, real_embedder)  # photo by photo: a catalog photo finds itself first
+    (tmp_path / "labelled.csv").write_text(
+        "image,sku\nshop/images/p3.jpg,S4\nshop/images/p1.jpg,S1\nshop/images/p2.jpg,S2\n"
+    )
+    items, _ = read_queries(tmp_path / "labelled.csv")
+    finder = open_finder(db)
+    try:
+        report = evaluate_queries(finder, real_embedder, items, progress=progress_bars)
+    finally:
+        finder.close()
+    assert progress_bars == {"eval: embedding": [3, 3], "eval: searching": [3, 3]}
+    assert report.confused == [Confusion("S4", "Product 4", "S3", "Product 3", 1)]
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["catalog", "eval", "--db", str(db), str(tmp_path / "labelled.csv"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["confused"] == [
+        {"sku": "S4", "name": "Product 4", "found": "S3", "found_name": "Product 3", "count": 1}
+    ]
+    progress = result.stderr.splitlines()
+    assert progress[0] == "eval: embedding: 0/3" and "eval: embedding: 3/3" in progress
+    assert progress[-1] == "eval: searching: 3/3"
+    result = runner.invoke(
+        cli, ["catalog", "eval", "--db", str(db), str(tmp_path / "labelled.csv")]
+    )
+    assert result.exit_code == 0 and "Recall@1 0.667" in result.stdout
+    assert "S4 Product 4 → S3 Product 3: 1" in result.stderr
+    assert "eval: searching: 3/3" in result.stderr
 
 
 @pytest.mark.slow

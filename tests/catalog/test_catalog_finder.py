@@ -14,6 +14,7 @@ from catalog import (
     CatalogNotFoundError,
     CatalogSettings,
     EnrollItem,
+    MatchKind,
     ProductFinder,
     SchemaError,
     catalog_version_on_disk,
@@ -105,6 +106,8 @@ def test_text_tower_results_follow_the_full_text_matches(indexed, tmp_path, fake
     finder = open_finder(indexed, text_embedder=FakeTextTower())
     assert [p.sku for p in finder.search_text("product 2", k=3)][:2] == ["S2", "S6"]
     assert finder.search_text("something red", k=1)[0].sku == "S6"
+    hits = finder.find_text("product 2", k=3)
+    assert [h.kind for h in hits] == [MatchKind.WORD, MatchKind.LOOKS, MatchKind.LOOKS]
     finder.close()
 
 

@@ -85,7 +85,7 @@ def test_grocery_eval_from_the_command_line(dev_data, tmp_path) -> None:
         cli, ["catalog", "eval", "--db", str(db), str(_val_csv(dev_data, tmp_path)), "--json"]
     )
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.stdout)  # progress is on stderr
     assert figures["n"] == 236 and 0.2 < figures["recall_at_1"] <= figures["recall_at_5"]
     assert figures["mrr"] > figures["recall_at_1"] / 2 and figures["latency_ms"]["p95"] > 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from catalog import (
     open_finder,
 )
 from catalog.db import SCHEMA_VERSION, migrations, open_catalog, write_lock
+from catalog.progress import LineProgress
 
 
 def test_settings_from_environment() -> None:
@@ -105,24 +107,35 @@ def test_reindexing_keeps_how_the_bundle_was_named(shop, tmp_path, fake_embedder
         conn.close()
 
 
-def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder) -> None:
+def test_progress_is_reported_per_image(shop, tmp_path, fake_embedder, progress_bars) -> None:
     db = tmp_path / "store.db"
-    bars: dict[str, list[int]] = {}
+    import_products(db, shop(5), progress=progress_bars)
+    index_catalog(db, fake_embedder, progress=progress_bars)
+    assert progress_bars["import"] == [5, 5] and progress_bars["embed"] == [5, 5]
 
-    class Bar:
-        def __init__(self, total: int, desc: str) -> None:
-            self.desc = desc
-            bars[desc] = [total, 0]
 
-        def update(self, n: int = 1) -> None:
-            bars[self.desc][1] += n
+def test_progress_off_a_terminal_is_a_line_every_tenth_of_the_way() -> None:
+    lines: list[str] = []
+    bar = LineProgress(236, "eval: searching", lines.append)
+    for _ in range(236):
+        bar.update()
+    bar.close()
+    assert lines[0] == "eval: searching: 0/236" and lines[-1] == "eval: searching: 236/236"
+    assert lines[1:4] == [f"eval: searching: {n}/236" for n in (24, 48, 72)]
+    assert len(lines) == 11
 
-        def close(self) -> None:
-            pass
 
-    import_products(db, shop(5), progress=Bar)
-    index_catalog(db, fake_embedder, progress=Bar)
-    assert bars["import"] == [5, 5] and bars["embed"] == [5, 5]
+def test_eval_shows_a_bar_on_a_terminal_and_lines_elsewhere(monkeypatch) -> None:
+    from tqdm import tqdm
+
+    from catalog.cli_search import _stderr_progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert isinstance(_stderr_progress(3, "eval"), LineProgress)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = _stderr_progress(3, "eval")
+    assert isinstance(bar, tqdm)
+    bar.close()
 
 
 def test_migrations_are_named_recorded_and_versioned(tmp_path) -> None:
