@@ -54,6 +54,7 @@ from models import ImageEmbedder
 from models.bundle import MANIFEST, load_bundle
 from models.images import decode_image
 
+from .atomic import write_atomic
 from .db import get_meta, open_catalog_readonly
 from .errors import CatalogError
 from .finder import catalog_version_on_disk, open_finder
@@ -214,20 +215,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _new_key(path: Path) -> CryptoSigner:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
@@ -298,7 +285,7 @@ class Repository:
             if md.signed.type == Timestamp.type
             else f"{md.signed.version}.{md.signed.type}.json"
         )
-        _write_atomic(self.metadata / name, md.to_bytes(JSONSerializer(compact=False)))
+        write_atomic(self.metadata / name, md.to_bytes(JSONSerializer(compact=False)))
 
     def online_signer(self) -> CryptoSigner:
         signer = _load_key(self.keys / "online.pem")
@@ -391,7 +378,7 @@ def init_repository(top: Path) -> Repository:
         md.signed.expires = _now() + EXPIRY[md.signed.type]
         md.sign(signer)
         name = "timestamp.json" if md.signed.type == Timestamp.type else f"1.{md.signed.type}.json"
-        _write_atomic(metadata / name, md.to_bytes(serializer))
+        write_atomic(metadata / name, md.to_bytes(serializer))
     return Repository(top)
 
 
