@@ -15,8 +15,10 @@ functions::
     result = finder.search_vector(embedder.embed([frame])[0], k=5)
     result.matches[0].product.name, result.matches[0].score, result.margin
 
-Other library functions: ``enroll_images`` / ``enroll_frame`` (in-store photos as extra
-references), ``remove_products``, ``evaluate_queries`` / ``evaluate_vectors``,
+Other library functions: ``enroll_images`` / ``enroll_files`` / ``enroll_frame`` (in-store
+photos as extra references), ``remove_products`` / ``list_removed`` / ``restore_products``
+(removed products are kept a while), ``list_products`` (rows for staff), ``export_catalog``
+(back out in the import format), ``evaluate_queries`` / ``evaluate_vectors``,
 ``catalog_stats``, ``check_catalog``, ``catalog_version_on_disk`` (poll it; when it differs from
 ``finder.catalog_version`` open a new finder and swap it in). ``CatalogSettings`` holds the
 index parameters (``AISLELENS_CATALOG_*`` environment variables override them).
@@ -26,14 +28,13 @@ from .enroll import (
     EnrolledShot,
     EnrollItem,
     EnrollReport,
-    RemoveReport,
+    enroll_files,
     enroll_frame,
     enroll_frames,
     enroll_images,
     enrolled_shots,
     read_enroll_file,
     remove_enrolled,
-    remove_products,
 )
 from .errors import (
     BundleMismatchError,
@@ -46,15 +47,27 @@ from .errors import (
     IndexStaleError,
     InputFileError,
     NotIndexedError,
+    OutputFileError,
+    ProductExistsError,
     SchemaError,
     UnknownProductError,
 )
 from .evaluate import EvalReport, Query, evaluate_queries, evaluate_vectors, read_queries
+from .export import ExportReport, export_catalog
 from .finder import CatalogFinder, catalog_version_on_disk, open_finder
 from .importer import ImportReport, import_products
 from .importfile import ImportIssue
 from .indexer import IndexReport, index_catalog
+from .listing import ProductRow, list_products
 from .maintenance import CatalogStats, CheckReport, catalog_stats, check_catalog
+from .removed import (
+    RemovedProduct,
+    RemoveReport,
+    RestoreReport,
+    list_removed,
+    remove_products,
+    restore_products,
+)
 from .settings import CatalogSettings
 from .types import Match, Product, ProductFinder, SearchResult
 from .vector_index import ExactIndex, VectorIndex
@@ -74,6 +87,7 @@ __all__ = [
     "EnrolledShot",
     "EvalReport",
     "ExactIndex",
+    "ExportReport",
     "ImportIssue",
     "ImportReport",
     "IndexCorruptError",
@@ -83,10 +97,15 @@ __all__ = [
     "InputFileError",
     "Match",
     "NotIndexedError",
+    "OutputFileError",
     "Product",
+    "ProductExistsError",
     "ProductFinder",
+    "ProductRow",
     "Query",
     "RemoveReport",
+    "RemovedProduct",
+    "RestoreReport",
     "SchemaError",
     "SearchResult",
     "UnknownProductError",
@@ -94,17 +113,22 @@ __all__ = [
     "catalog_stats",
     "catalog_version_on_disk",
     "check_catalog",
+    "enroll_files",
     "enroll_frame",
     "enroll_frames",
     "enroll_images",
     "enrolled_shots",
     "evaluate_queries",
     "evaluate_vectors",
+    "export_catalog",
     "import_products",
     "index_catalog",
+    "list_products",
+    "list_removed",
     "open_finder",
     "read_enroll_file",
     "read_queries",
     "remove_enrolled",
     "remove_products",
+    "restore_products",
 ]
