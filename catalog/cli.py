@@ -95,7 +95,7 @@ def import_cmd(
         )
         if report.sync_skipped:
             click.echo(f"sync: {report.sync_skipped}", err=True)
-        if not dry_run and (report.created or report.updated or report.removed):
+        if not dry_run and (report.created or report.updated):
             click.echo(f"next: aislelens catalog index --db {db}")
     if report.issues:
         ctx.exit(1)

@@ -181,11 +181,11 @@ def restore(ctx: click.Context, db: Path, skus: tuple[str, ...], show: bool) -> 
     report = restore_products(db, list(skus), settings=settings, progress=progress_bar)
     click.echo(
         f"restored {plural(len(report.restored), 'product')} with "
-        f"{plural(report.images, 'reference image')} ({report.vectors} with their vectors: "
-        "found at once)"
+        f"{plural(report.images, 'reference image')}, {report.vectors} of them with their "
+        "vectors (searchable now)"
     )
     if report.to_embed:
-        echo_list(
-            "to embed again (made by another bundle, or never embedded)",
-            [f"{plural(report.to_embed, 'photo')}: run aislelens catalog index --db {db}"],
+        click.echo(
+            f"next: aislelens catalog index --db {db} (embeds the other "
+            f"{plural(report.to_embed, 'photo')}: never embedded, or by another bundle)"
         )

@@ -69,7 +69,9 @@ def test_sync_dry_run_lists_then_sync_removes_and_restore_finds_them_at_once(
     assert code == 0 and out.splitlines()[0].split()[:4] == ["sku", "name", "removed", "kept"]
     assert "5 removed products can be restored" in out
     code, out = run("restore", "--db", indexed, "S4")
-    assert code == 0 and "restored 1 product with 1 reference image (1 with their vectors" in out
+    assert code == 0 and out.strip() == (
+        "restored 1 product with 1 reference image, 1 of them with their vectors (searchable now)"
+    )
     assert _top(indexed, fake_embedder, photo) == "S4"  # found at once, no `index` needed
     finder = open_finder(indexed)
     assert finder.thumbnail("S4") is not None and finder.product("S4").related == ("S5", "S6")
@@ -153,8 +155,9 @@ def test_vectors_of_another_bundle_are_not_restored_index_embeds_again(
     engine.description = "other-fake"
     other = ImageEmbedder(load_bundle(), "fp32", engine=engine)
     index_catalog(indexed, other, rebuild=True)  # the catalog now holds another bundle's vectors
-    report = restore_products(indexed, ["S3"])
-    assert (report.images, report.vectors, report.to_embed) == (1, 0, 1)
+    code, out = run("restore", "--db", indexed, "S3")
+    assert code == 0 and "with 1 reference image, 0 of them with their vectors" in out
+    assert f"next: aislelens catalog index --db {indexed} (embeds the other 1 photo:" in out
     photo = tmp_path / "shop" / "images" / "p3.jpg"
     assert _top(indexed, other, photo) != "S3"  # not findable until it is embedded again
     assert index_catalog(indexed, other).embedded == 1
