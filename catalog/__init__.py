@@ -15,8 +15,10 @@ functions::
     result = finder.search_vector(embedder.embed([frame])[0], k=5)
     result.matches[0].product.name, result.matches[0].score, result.margin
 
-Other library functions: ``enroll_images`` / ``enroll_frame`` (in-store photos as extra
-references), ``remove_products``, ``evaluate_queries`` / ``evaluate_vectors`` (an
+Other library functions: ``enroll_images`` / ``enroll_files`` / ``enroll_frame`` (in-store
+photos as extra references), ``remove_products`` / ``list_removed`` / ``restore_products``
+(removed products are kept a while), ``list_products`` (rows for staff), ``export_catalog``
+(back out in the import format), ``evaluate_queries`` / ``evaluate_vectors`` (an
 ``EvalReport``; ``progress=`` takes a bar factory), ``search_catalog_text`` / ``find_text`` (text
 search, :class:`TextHit` results: word, inner-word, then misspelt-word matches),
 ``catalog_stats``, ``check_catalog``, ``catalog_version_on_disk`` (poll it; when it differs from
@@ -28,14 +30,13 @@ from .enroll import (
     EnrolledShot,
     EnrollItem,
     EnrollReport,
-    RemoveReport,
+    enroll_files,
     enroll_frame,
     enroll_frames,
     enroll_images,
     enrolled_shots,
     read_enroll_file,
     remove_enrolled,
-    remove_products,
 )
 from .errors import (
     BundleMismatchError,
@@ -48,6 +49,8 @@ from .errors import (
     IndexStaleError,
     InputFileError,
     NotIndexedError,
+    OutputFileError,
+    ProductExistsError,
     SchemaError,
     UnknownProductError,
 )
@@ -59,11 +62,21 @@ from .evaluate import (
     evaluate_vectors,
     read_queries,
 )
+from .export import ExportReport, export_catalog
 from .finder import CatalogFinder, catalog_version_on_disk, open_finder
 from .importer import ImportReport, import_products
 from .importfile import ImportIssue
 from .indexer import IndexReport, index_catalog
+from .listing import ProductRow, list_products
 from .maintenance import CatalogStats, CheckReport, catalog_stats, check_catalog
+from .removed import (
+    RemovedProduct,
+    RemoveReport,
+    RestoreReport,
+    list_removed,
+    remove_products,
+    restore_products,
+)
 from .settings import CatalogSettings
 from .textsearch import find_text, search_catalog_text
 from .types import Match, MatchKind, Product, ProductFinder, SearchResult, TextHit
@@ -85,6 +98,7 @@ __all__ = [
     "EnrolledShot",
     "EvalReport",
     "ExactIndex",
+    "ExportReport",
     "ImportIssue",
     "ImportReport",
     "IndexCorruptError",
@@ -95,10 +109,15 @@ __all__ = [
     "Match",
     "MatchKind",
     "NotIndexedError",
+    "OutputFileError",
     "Product",
+    "ProductExistsError",
     "ProductFinder",
+    "ProductRow",
     "Query",
     "RemoveReport",
+    "RemovedProduct",
+    "RestoreReport",
     "SchemaError",
     "SearchResult",
     "TextHit",
@@ -107,19 +126,24 @@ __all__ = [
     "catalog_stats",
     "catalog_version_on_disk",
     "check_catalog",
+    "enroll_files",
     "enroll_frame",
     "enroll_frames",
     "enroll_images",
     "enrolled_shots",
     "evaluate_queries",
     "evaluate_vectors",
+    "export_catalog",
     "find_text",
     "import_products",
     "index_catalog",
+    "list_products",
+    "list_removed",
     "open_finder",
     "read_enroll_file",
     "read_queries",
     "remove_enrolled",
     "remove_products",
+    "restore_products",
     "search_catalog_text",
 ]

@@ -31,6 +31,7 @@ from sqlite_utils import Database
 from models import ImageEmbedder, ModelError
 
 from .adaptation import Adaptation, ProductVectors, fit_adaptation, prototypes
+from .atomic import fsync_path
 from .augment import synthetic_views
 from .calibration import PESSIMISM, Samples, choose_thresholds, cross_validation_samples
 from .db import get_meta, open_catalog, revisions, set_meta, utc_now, write_lock
@@ -38,7 +39,6 @@ from .decisions import DecisionThresholds
 from .errors import CatalogError
 from .imagefiles import resolve_stored, sha256_file
 from .index_hnsw import HnswIndex
-from .index_store import fsync_path
 from .progress import ProgressFactory, start_progress
 from .settings import CatalogSettings
 from .vectorcheck import vector_crc

@@ -50,6 +50,11 @@ def echo_list(title: str, lines: list[str]) -> None:
         click.echo(f"  … and {len(lines) - MAX_LISTED} more", err=True)
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 photo``, ``2 photos``."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def catalog_bundle(db: Path) -> tuple[str | None, str | None]:
     """(bundle name or path, precision) the catalog was indexed with; (None, None) if new."""
     if not db.exists():

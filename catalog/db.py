@@ -200,6 +200,66 @@ def _m004(db: Database) -> None:
     )
 
 
+@migrations(name="m005_removed_products")
+def _m005(db: Database) -> None:
+    # Products taken out by `remove` or `import --sync`, kept for a while so that `restore`
+    # can bring them back (catalog/removed.py): the product's row, and per image its row, its
+    # thumbnail, its vector and its synthetic views. The kiosk never reads these tables, and
+    # no trigger counts them: a removed product is out of the catalog the kiosk searches.
+    db.executescript(
+        """
+        CREATE TABLE removed_products (
+            id INTEGER PRIMARY KEY,
+            sku TEXT NOT NULL UNIQUE,
+            removed_at TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            price REAL,
+            currency TEXT NOT NULL DEFAULT 'EUR',
+            category TEXT NOT NULL DEFAULT '',
+            subcategory TEXT NOT NULL DEFAULT '',
+            aisle TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            in_stock INTEGER NOT NULL DEFAULT 1,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            related TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX removed_products_removed_at ON removed_products (removed_at);
+        CREATE TABLE removed_images (
+            id INTEGER PRIMARY KEY,
+            removed_id INTEGER NOT NULL REFERENCES removed_products (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            error TEXT,
+            added_at TEXT NOT NULL,
+            thumb_format TEXT,
+            thumb_width INTEGER,
+            thumb_height INTEGER,
+            thumb_data BLOB,
+            emb_bundle_id TEXT,
+            emb_sha256 TEXT,
+            emb_dim INTEGER,
+            emb_vector BLOB,
+            emb_crc INTEGER,
+            emb_created_at TEXT,
+            views_bundle_id TEXT,
+            views_sha256 TEXT,
+            views_n INTEGER,
+            views_dim INTEGER,
+            views_vectors BLOB,
+            views_crc INTEGER
+        );
+        CREATE INDEX removed_images_removed ON removed_images (removed_id);
+        """
+    )
+
+
 @migrations(name="m006_products_trigram")
 def _m006(db: Database) -> None:
     # Inner-word text search ("milch" finds Vollmilch; catalog/textsearch.py): a trigram FTS5
@@ -263,6 +323,9 @@ def _m006(db: Database) -> None:
 #: The schema version is the number of migrations this code knows.
 SCHEMA_VERSION = len(migrations._migrations)
 #: The oldest schema a read-only open (the kiosk) still reads: later migrations only add what
+#: the kiosk does not read (the vector checksums of m004, the removed products of m005).
+
+
 #: the kiosk does not read (the vector checksums of m004), or reads only when present (the
 #: trigram table of m006: text search falls back to scanning without it).
 READABLE_FROM = 3

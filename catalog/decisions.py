@@ -81,8 +81,35 @@ def decide(score: float | None, margin: float, thresholds: DecisionThresholds) -
 
 
 def decide_result(result: SearchResult, thresholds: DecisionThresholds) -> Decision:
+    """The decision for a search result. Products tied first by a photo they share (the same
+    bytes) are "not sure" whatever the thresholds: any one of them would be a guess, and a
+    confident wrong answer is worse than showing the candidates."""
     best = result.matches[0].score if result.matches else None
-    return decide(best, result.margin, thresholds)
+    decision = decide(best, result.margin, thresholds)
+    if decision is Decision.FOUND and result.shared_photo:
+        return Decision.NOT_SURE
+    return decision
+
+
+def decision_reason(result: SearchResult, thresholds: DecisionThresholds) -> str:
+    """Why the result is not "found", in one line for staff and logs ("" when it is)."""
+    best = result.matches[0].score if result.matches else None
+    if best is None:
+        return "nothing to compare with (the catalog has no vectors)"
+    if best < thresholds.min_score:
+        return f"best score {best:.3f} below {thresholds.min_score:.3f}"
+    if result.shared_photo:
+        return (
+            f"{' and '.join(result.shared_photo)} have the same photo (identical bytes): "
+            "nothing tells them apart by it (give each product its own photo)"
+        )
+    if best < thresholds.confident_score:
+        return f"best score {best:.3f} below {thresholds.confident_score:.3f}"
+    if result.margin < thresholds.confident_margin:
+        return (
+            f"margin {result.margin:.3f} to the runner-up below {thresholds.confident_margin:.3f}"
+        )
+    return ""
 
 
 def describe_found(t: DecisionThresholds) -> str:

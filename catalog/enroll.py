@@ -1,4 +1,4 @@
-"""Enrolling in-store photos as extra reference images, and removing products.
+"""Enrolling in-store photos as extra reference images (and removing enrolled shots).
 
 Enrolled shots are what the kiosk camera sees, so they raise recall most; they are embedded by
 the next ``index`` run. They get no display thumbnail (they may show shoppers).
@@ -15,13 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .adapter import refit_adaptation
-from .db import get_meta, open_catalog, open_catalog_readonly, utc_now, write_lock
+from .db import open_catalog, open_catalog_readonly, utc_now, write_lock
 from .errors import CatalogError, UnknownProductError
-from .imagefiles import ImageFile, read_image_file, resolve_stored, stored_path
+from .imagefiles import ImageFile, read_image_file, resolve_stored, safe_file_name, stored_path
 from .importfile import ImportIssue, read_image_sku_rows
-from .index_store import IndexSyncReport, catalog_dim, sync_index
 from .progress import ProgressFactory, prefetch_map, start_progress
+from .removed import resync_derived
 from .settings import CatalogSettings
 
 log = logging.getLogger(__name__)
@@ -31,22 +30,15 @@ log = logging.getLogger(__name__)
 class EnrollItem:
     sku: str
     path: Path
-    row: int = 0  # row of the CSV (or position on the command line) it came from
+    row: int = 0  # row of the CSV it came from; 0: not from a file (its problems name the photo)
 
 
 @dataclass
 class EnrollReport:
-    added: int = 0
+    added: int = 0  # photos that became reference images (only those)
     duplicates: int = 0  # the same photo was already a reference image of that product
     issues: list[ImportIssue] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)  # products that gained images
-
-
-@dataclass
-class RemoveReport:
-    removed: list[str]
-    images: int
-    index: IndexSyncReport | None = None
 
 
 def read_enroll_file(path: str | os.PathLike[str]) -> tuple[list[EnrollItem], list[ImportIssue]]:
@@ -54,6 +46,28 @@ def read_enroll_file(path: str | os.PathLike[str]) -> tuple[list[EnrollItem], li
     relative to the file. Extra columns are ignored."""
     rows, issues = read_image_sku_rows(Path(path), ("image", "path"))
     return [EnrollItem(sku, image, row) for row, image, sku in rows], issues
+
+
+def enroll_files(
+    db_path: str | os.PathLike[str],
+    sku: str,
+    paths: list[Path],
+    *,
+    settings: CatalogSettings | None = None,
+    progress: ProgressFactory | None = None,
+) -> EnrollReport:
+    """Enrol image files for one product (``enroll --sku``). An unknown SKU enrols nothing and
+    raises :class:`UnknownProductError`; unreadable photos are reported by their path."""
+    db_path = Path(db_path)
+    db = open_catalog_readonly(db_path)
+    try:
+        known = db.conn.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone()
+    finally:
+        db.close()
+    if known is None:
+        raise UnknownProductError(f"{db_path}: no such SKU: {sku} (nothing enrolled)")
+    items = [EnrollItem(sku, Path(os.path.abspath(p))) for p in paths]
+    return enroll_images(db_path, items, settings=settings, progress=progress)
 
 
 def enroll_images(
@@ -80,7 +94,11 @@ def enroll_images(
             ):
                 bar.update(1)
                 if item.sku not in known:
-                    report.issues.append(ImportIssue(item.row, "sku", f"unknown SKU {item.sku!r}"))
+                    report.issues.append(
+                        ImportIssue(
+                            item.row, "sku", f"unknown SKU {item.sku!r} (not in the catalog)"
+                        )
+                    )
                     continue
                 if not isinstance(result, ImageFile):
                     report.issues.append(ImportIssue(item.row, "image", str(result)))
@@ -158,9 +176,7 @@ def enroll_frames(
             tmp.write_bytes(buf.tobytes())
             os.replace(tmp, path)
             paths.append(path)
-        report = enroll_images(
-            db_path, [EnrollItem(sku, p, k) for k, p in enumerate(paths)], settings=settings
-        )
+        report = enroll_images(db_path, [EnrollItem(sku, p) for p in paths], settings=settings)
     except BaseException:
         for p in paths:
             p.unlink(missing_ok=True)
@@ -183,7 +199,7 @@ def enroll_frames(
 
 def enrolled_folder(db_path: str | os.PathLike[str], sku: str) -> Path:
     """Where frames enrolled for ``sku`` are kept: ``enrolled/<sku>/`` beside the database."""
-    return Path(db_path).parent / "enrolled" / _safe_name(sku)
+    return Path(db_path).parent / "enrolled" / safe_file_name(sku)
 
 
 @dataclass(frozen=True)
@@ -240,56 +256,7 @@ def remove_enrolled(
             for path in files:  # after the commit: a crash leaves a stray file, never a row
                 path.unlink(missing_ok=True)
             if removed:
-                sync_index(db, db_path, settings)
-                bundle_id, dim = get_meta(db, "bundle_id"), catalog_dim(db)
-                if bundle_id and dim:
-                    refit_adaptation(db, db_path, settings, bundle_id=bundle_id, dim=dim)
+                resync_derived(db, db_path, settings)
         finally:
             db.close()
     return removed
-
-
-def _safe_name(sku: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sku) or "_"
-
-
-def remove_products(
-    db_path: str | os.PathLike[str], skus: list[str], *, settings: CatalogSettings | None = None
-) -> RemoveReport:
-    """Delete products with their images, vectors and thumbnails; the index marks their
-    vectors deleted (or is rebuilt once too much of it is). Unknown SKUs remove nothing."""
-    settings = settings or CatalogSettings()
-    db_path = Path(db_path)
-    skus = list(dict.fromkeys(skus))
-    if not skus:
-        return RemoveReport([], 0)
-    with write_lock(db_path):
-        db = open_catalog(db_path)
-        try:
-            known = {
-                r[0]
-                for r in db.conn.execute(
-                    f"SELECT sku FROM products WHERE sku IN ({','.join('?' * len(skus))})", skus
-                )
-            }
-            missing = [s for s in skus if s not in known]
-            if missing:
-                raise UnknownProductError(
-                    f"{db_path}: no such SKU: {', '.join(missing)} (nothing removed)"
-                )
-            with db.atomic():
-                images = 0
-                for sku in skus:
-                    images += db.conn.execute(
-                        "SELECT count(*) FROM images i JOIN products p ON p.id = i.product_id "
-                        "WHERE p.sku = ?",
-                        [sku],
-                    ).fetchone()[0]
-                    db.conn.execute("DELETE FROM products WHERE sku = ?", [sku])
-            index = sync_index(db, db_path, settings)
-            bundle_id, dim = get_meta(db, "bundle_id"), catalog_dim(db)
-            if bundle_id and dim:  # refit on what is left (no new photos: no model needed)
-                refit_adaptation(db, db_path, settings, bundle_id=bundle_id, dim=dim)
-        finally:
-            db.close()
-    return RemoveReport(skus, images, index)

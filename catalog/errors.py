@@ -9,9 +9,11 @@ show it as one line without a traceback::
     ├── CatalogBusyError            another process is writing the catalog
     ├── BundleMismatchError         the catalog's vectors were made by a different model bundle
     ├── NotIndexedError             a search needs embeddings and the catalog has none yet
-    ├── UnknownProductError         a SKU that is not in the catalog
+    ├── UnknownProductError         a SKU that is not in the catalog (or not restorable)
+    ├── ProductExistsError          restoring a SKU the catalog holds again
     ├── CatalogDamagedError         SQLite found the database file damaged while reading it
     ├── InputFileError              an import, enrol or query file cannot be read at all
+    ├── OutputFileError             an export file cannot be written (format, place)
     └── IndexFileError              the vector index on disk cannot be used
         ├── IndexCorruptError       truncated, altered or unreadable (checksum, size, format)
         └── IndexStaleError         built from other vectors than the database now holds
@@ -50,6 +52,14 @@ class NotIndexedError(CatalogError):
 
 class UnknownProductError(CatalogError):
     """A SKU that is not in the catalog."""
+
+
+class ProductExistsError(CatalogError):
+    """A removed product cannot be restored: its SKU is in the catalog again."""
+
+
+class OutputFileError(CatalogError):
+    """An export cannot be written: unknown format, a folder that cannot be made, no space."""
 
 
 class InputFileError(CatalogError):

@@ -22,6 +22,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from .adapter import StoredAdaptation, load_adaptation, load_proto_graph, load_prototypes
+from .consistency import shared_photo_products
 from .db import get_meta, index_paths, open_catalog_readonly, reading, revisions
 from .decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from .errors import BundleMismatchError, IndexFileError
@@ -33,6 +34,9 @@ from .types import CatalogSummary, Match, MatchKind, Product, SearchResult, Text
 from .vector_index import ExactIndex, VectorIndex, as_queries
 
 log = logging.getLogger(__name__)
+
+#: scores closer than this are a tie (identical vectors can differ in the last float bits)
+TIE = 1e-5
 
 
 class TextEncoder(Protocol):
@@ -105,6 +109,8 @@ class CatalogFinder:
                     "(aislelens catalog index --bundle … --rebuild)"
                 )
             self.bundle_id = stored or (bundle_id or "")
+            #: product id → sha256 of its embedded photos another product has too
+            self._shared = shared_photo_products(self._db)
             _, embeddings_rev = revisions(self._db)
             self.catalog_version = _version(self.db_path, self._db)
             self.dim = catalog_dim(self._db) or 0
@@ -248,7 +254,20 @@ class CatalogFinder:
             if len(best) >= k or n_img >= available:
                 break
             n_img = min(available, n_img * 4)
-        return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+    def _shared_photo_tie(self, ranked: list[tuple[int, float]]) -> list[int]:
+        """The products tied first because they have the same photo ([] when there is no such
+        tie): scored by one vector, they tie on every scan nearest to it."""
+        if len(ranked) < 2 or ranked[0][1] - ranked[1][1] > TIE:
+            return []
+        first, top = self._shared.get(ranked[0][0], frozenset()), ranked[0][1]
+        tied = [
+            pid
+            for pid, sim in ranked[1:]
+            if top - sim <= TIE and first & self._shared.get(pid, frozenset())
+        ]
+        return [ranked[0][0], *tied] if tied else []
 
     def _matches(self, ranked: list[tuple[int, float]]) -> list[Match]:
         with self._lock:
@@ -276,9 +295,14 @@ class CatalogFinder:
         if len(ranked) >= 2:
             margin = ranked[0][1] - ranked[1][1]
         matches = self._matches(ranked[:k])
+        tied = self._shared_photo_tie(ranked)
+        shared = tuple(m.product.sku for m in self._matches([r for r in ranked if r[0] in tied]))
         t2 = time.perf_counter()
         return SearchResult(
-            matches, float(margin), {"search": (t1 - t0) * 1e3, "lookup": (t2 - t1) * 1e3}
+            matches,
+            float(margin),
+            {"search": (t1 - t0) * 1e3, "lookup": (t2 - t1) * 1e3},
+            shared,
         )
 
     @_reads

@@ -97,3 +97,8 @@ def resolve_stored(stored: str, db_dir: Path) -> Path:
     """The absolute path of an image as written in the database."""
     p = Path(stored)
     return p if p.is_absolute() else Path(os.path.abspath(db_dir)) / p
+
+
+def safe_file_name(text: str) -> str:
+    """``text`` (a SKU) as a file name: letters, digits, ``-_.`` kept, anything else ``_``."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text) or "_"

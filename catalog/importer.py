@@ -8,6 +8,7 @@ everything and rolls back.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import os
@@ -20,17 +21,24 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .consistency import missing_related, shared_photos
 from .db import new_memory_catalog, open_catalog, revisions, utc_now, write_lock
 from .errors import CatalogError
 from .imagefiles import ImageFile, read_image_file, stored_path
-from .importfile import SCALAR_FIELDS, ImportIssue, ProductRecord, parse_product_file
+from .importfile import (
+    PRODUCT_COLUMNS,
+    SCALAR_FIELDS,
+    ImportIssue,
+    ParsedFile,
+    ProductRecord,
+    parse_product_file,
+)
+from .index_store import sync_index
 from .progress import ProgressFactory, prefetch_map, start_progress
+from .removed import move_to_removed, purge_expired, resync_derived
 from .settings import CatalogSettings
 
 log = logging.getLogger(__name__)
-
-#: The product columns an import writes, in the order of the INSERT and UPDATE statements.
-PRODUCT_COLUMNS = (*SCALAR_FIELDS, "attributes", "related")
 
 PRODUCT_DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -59,6 +67,14 @@ class ImportReport:
     images_added: int = 0
     images_removed: int = 0
     without_images: list[str] = field(default_factory=list)  # imported, but not findable by photo
+    #: odd but imported: a price of 0, a "goes well with" SKU not in the catalog, a photo
+    #: another product has too (they do not make the import fail)
+    warnings: list[ImportIssue] = field(default_factory=list)
+    sync: bool = False
+    #: with ``sync``: the products the file does not name, taken out (kept for restore)
+    removed: list[str] = field(default_factory=list)
+    #: with ``sync``: why nothing was taken out ("" when the sync ran)
+    sync_skipped: str = ""
 
     @property
     def ok(self) -> bool:
@@ -76,8 +92,25 @@ class ImportReport:
             "images_added": self.images_added,
             "images_removed": self.images_removed,
             "without_images": self.without_images,
-            "issues": [{"row": i.row, "column": i.column, "reason": i.reason} for i in self.issues],
+            "issues": [_issue_dict(i) for i in self.issues],
+            "warnings": [_issue_dict(i) for i in self.warnings],
+            "sync": self.sync,
+            "removed": self.removed,
+            "sync_skipped": self.sync_skipped,
         }
+
+
+def _issue_dict(issue: ImportIssue) -> dict[str, Any]:
+    return {"row": issue.row, "column": issue.column, "reason": issue.reason}
+
+
+class Outcome(enum.Enum):
+    """What became of one product of the file (the report list it goes in)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
 
 
 def import_products(
@@ -85,13 +118,17 @@ def import_products(
     file: str | os.PathLike[str],
     *,
     dry_run: bool = False,
+    sync: bool = False,
     settings: CatalogSettings | None = None,
     progress: ProgressFactory | None = None,
 ) -> ImportReport:
     """Upsert the products of a CSV, JSON or JSONL file into the catalog (created if needed).
 
     Valid SKUs are written, invalid ones are listed in ``report.issues`` with row, column and
-    reason. Raises :class:`InputFileError` only when the file as a whole is unreadable.
+    reason; ``report.warnings`` lists what is odd but imported. ``sync``: products the file does
+    not name are removed (kept ``settings.removed_keep_days`` days for ``restore_products``);
+    rejected rows still name their SKU, and when a row's SKU cannot be read at all nothing is
+    removed. Raises :class:`InputFileError` only when the file as a whole is unreadable.
     """
     settings = settings or CatalogSettings()
     parsed = parse_product_file(Path(file))
@@ -101,6 +138,8 @@ def import_products(
         dry_run=dry_run,
         issues=list(parsed.issues),
         rejected=list(parsed.rejected),
+        warnings=list(parsed.warnings),
+        sync=sync,
     )
     db_path = Path(db_path)
     memory = dry_run and not db_path.exists()
@@ -113,14 +152,17 @@ def import_products(
         db = new_memory_catalog() if memory else open_catalog(db_path, create=True)
         try:
             _, emb_before = revisions(db)
-            _apply(db, db_path.parent, list(parsed.records.values()), report, settings, progress)
-            if not dry_run and revisions(db)[1] != emb_before:
-                from .index_store import sync_index  # images replaced: drop their vectors
-
-                sync_index(db, db_path, settings)
+            _apply(db, db_path.parent, parsed, report, settings, progress)
+            if not dry_run:
+                if report.removed:  # their vectors leave the index and the adaptation
+                    resync_derived(db, db_path, settings)
+                elif revisions(db)[1] != emb_before:  # images replaced: drop their vectors
+                    sync_index(db, db_path, settings)
+                purge_expired(db, db_path, settings)
         finally:
             db.close()
     report.issues.sort(key=lambda i: i.row)
+    report.warnings.sort(key=lambda i: i.row)
     return report
 
 
@@ -147,13 +189,15 @@ def _read_images(
 def _apply(
     db: Database,
     db_dir: Path,
-    records: list[ProductRecord],
+    parsed: ParsedFile,
     report: ImportReport,
     settings: CatalogSettings,
     progress: ProgressFactory | None,
 ) -> None:
+    records = list(parsed.records.values())
     bar = start_progress(progress, len(records), "import")
     conn = db.conn
+    photos: dict[str, list[tuple[int, str]]] = {}  # SKU -> (row, sha256) of its file's images
     conn.execute("BEGIN IMMEDIATE")
     try:
         for rec, images in _read_images(records, settings):
@@ -162,7 +206,7 @@ def _apply(
             good = [img for img in images if isinstance(img, ImageFile)]
             if failed:
                 for row, reason in failed:
-                    report.issues.append(ImportIssue(row, "image", reason))
+                    report.issues.append(ImportIssue(row, "image", reason, rec.sku))
                 report.rejected.append(rec.sku)
                 continue
             conn.execute("SAVEPOINT sku")
@@ -170,27 +214,30 @@ def _apply(
                 outcome = _write_product(db, db_dir, rec, good, report)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO sku")
-                outcome = f"rejected: {exc}"
+                report.issues.append(ImportIssue(rec.rows[0], "", f"rejected: {exc}", rec.sku))
+                outcome = Outcome.REJECTED
             conn.execute("RELEASE sku")
-            if outcome.startswith("rejected"):
+            if outcome is Outcome.REJECTED:
                 report.rejected.append(rec.sku)
-                if outcome != "rejected":
-                    report.issues.append(ImportIssue(rec.rows[0], "", outcome))
                 continue
-            getattr(report, outcome).append(rec.sku)
-        if report.created or report.updated or report.unchanged:
-            touched = report.created + report.updated + report.unchanged
-            for start in range(0, len(touched), 500):
-                chunk = touched[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                report.without_images += [
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT sku FROM products p WHERE sku IN ({marks}) AND NOT EXISTS "
-                        "(SELECT 1 FROM images i WHERE i.product_id = p.id)",
-                        chunk,
-                    )
-                ]
+            getattr(report, outcome.value).append(rec.sku)
+            rows = [row for row, _ in rec.images or []]
+            photos[rec.sku] = [(row, img.sha256) for row, img in zip(rows, good, strict=True)]
+        if report.sync:
+            _sync_removals(db, parsed, report)
+        touched = report.created + report.updated + report.unchanged
+        for start in range(0, len(touched), 500):
+            chunk = touched[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            report.without_images += [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT sku FROM products p WHERE sku IN ({marks}) AND NOT EXISTS "
+                    "(SELECT 1 FROM images i WHERE i.product_id = p.id)",
+                    chunk,
+                )
+            ]
+        _warn_between_products(db, parsed, photos, touched, report)
         conn.execute("ROLLBACK" if report.dry_run else "COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -200,13 +247,66 @@ def _apply(
         bar.close()
 
 
+def _sync_removals(db: Database, parsed: ParsedFile, report: ImportReport) -> None:
+    """``import --sync``: take out the products the file does not name."""
+    if parsed.unread_rows:
+        rows = ", ".join(map(str, parsed.unread_rows[:10]))
+        report.sync_skipped = (
+            f"nothing removed: the SKU of row{'s' if len(parsed.unread_rows) > 1 else ''} "
+            f"{rows} could not be read, so the file may name products it cannot show"
+        )
+        return
+    gone = [
+        sku
+        for (sku,) in db.conn.execute("SELECT sku FROM products ORDER BY id")
+        if sku not in parsed.listed
+    ]
+    move_to_removed(db, gone, reason=f"import --sync {Path(report.file).name}")
+    report.removed = gone
+
+
+def _warn_between_products(
+    db: Database,
+    parsed: ParsedFile,
+    photos: dict[str, list[tuple[int, str]]],
+    touched: list[str],
+    report: ImportReport,
+) -> None:
+    """Warnings about the file's products that only the whole catalog shows."""
+    for m in missing_related(db, touched):
+        report.warnings.append(
+            ImportIssue(
+                parsed.records[m.sku].rows[0],
+                "related",
+                f"SKU {m.sku} goes well with {m.related!r}, which is not in the catalog "
+                "(the kiosk leaves it out)",
+                m.sku,
+            )
+        )
+    shared = {s.sha256: s.skus for s in shared_photos(db)}
+    for sku, images in photos.items():
+        for row, sha in images:
+            others = [o for o in shared.get(sha, []) if o != sku]
+            if others:
+                report.warnings.append(
+                    ImportIssue(
+                        row,
+                        "image",
+                        f"SKU {sku} has the same photo (identical bytes) as SKU "
+                        f"{', '.join(others)}: the kiosk cannot tell them apart by it (it shows "
+                        "them all as candidates); give each product its own photo",
+                        sku,
+                    )
+                )
+
+
 def _write_product(
     db: Database,
     db_dir: Path,
     rec: ProductRecord,
     images: list[ImageFile],
     report: ImportReport,
-) -> str:
+) -> Outcome:
     """Upsert one product and its catalog images; returns the report list it belongs in."""
     conn = db.conn
     row = conn.execute(
@@ -216,8 +316,10 @@ def _write_product(
     ).fetchone()
     if row is None:
         if not rec.fields.get("name"):
-            report.issues.append(ImportIssue(rec.rows[0], "name", "missing name for a new product"))
-            return "rejected"
+            report.issues.append(
+                ImportIssue(rec.rows[0], "name", "missing name for a new product", rec.sku)
+            )
+            return Outcome.REJECTED
         values = {**PRODUCT_DEFAULTS, **rec.fields}
         attributes, related = rec.attributes, rec.related or []
     else:
@@ -270,8 +372,8 @@ def _write_product(
     if rec.images is not None:
         images_changed = _sync_catalog_images(db, db_dir, int(product_id or 0), images, report)
     if row is None:
-        return "created"
-    return "updated" if changed or images_changed else "unchanged"
+        return Outcome.CREATED
+    return Outcome.UPDATED if changed or images_changed else Outcome.UNCHANGED
 
 
 def _sync_catalog_images(

@@ -1,8 +1,11 @@
 """Reading product files (CSV, JSON, JSONL) into validated product records.
 
 This module only parses and validates; :mod:`catalog.importer` writes. Problems in a row become
-:class:`ImportIssue` (row, column, reason) and reject that row's SKU; problems with the file as a
-whole (unknown format, UTF-16, no ``sku`` column, invalid JSON) raise :class:`InputFileError`.
+:class:`ImportIssue` (row, column, reason) and reject that row's SKU (all of its rows: a product
+is written from all of its rows or not at all, and the report says so at its other rows);
+warnings (a price of 0) are issues too, kept apart, that reject nothing. Problems with the file
+as a whole (unknown format, UTF-16, no ``sku`` column, invalid JSON) raise
+:class:`InputFileError`.
 """
 
 from __future__ import annotations
@@ -43,11 +46,14 @@ ALIASES = {
     "title": "name",
 }
 KNOWN = {"sku", "image", "related", "attributes", *SCALAR_FIELDS}
+#: The product columns an import writes (the database's, besides id, sku and updated_at).
+PRODUCT_COLUMNS = (*SCALAR_FIELDS, "attributes", "related")
 _TRUE = {"1", "true", "yes", "y", "t", "in stock", "x"}
 _FALSE = {"0", "false", "no", "n", "f", "out of stock", "sold out"}
 _PRICE = re.compile(
     r"^\s*[€$£]?\s*(\d+(?:[.,]\d{1,4})?)\s*(?:[€$£]|[A-Z]{3})?\s*$", re.ASCII
 )  # ASCII digits only: "１２３" is not read as 123
+_MINUS = re.compile(r"^\s*[€$£]?\s*-")  # "-1.50", "€-1.50", "- 1.50"
 #: The longest value a cell may hold (a description is a few hundred characters).
 MAX_VALUE_CHARS = 65_536
 #: The longest SKU.
@@ -59,13 +65,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class ImportIssue:
-    """One problem in an input file: where (row, column) and why."""
+    """One problem (or warning) in an input file: where (row, column) and why."""
 
-    row: int  # line number in a CSV/JSONL file (header = 1), item number in a JSON array
+    row: int  # line number in a CSV/JSONL file (header = 1), item number in a JSON array;
+    # 0: not from a file (a photo named on the command line: the reason names it)
     column: str
     reason: str
+    sku: str = ""  # the product it concerns, when known
 
     def __str__(self) -> str:
+        if self.row <= 0:
+            return self.reason
         where = f"row {self.row}" + (f", {shown(self.column)}" if self.column else "")
         return f"{where}: {self.reason}"
 
@@ -80,6 +90,7 @@ class ProductRecord:
     images: list[tuple[int, Path]] | None = None  # (row, absolute path); None: no image column
     related: list[str] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # row a merged value came from
 
 
 @dataclass
@@ -88,6 +99,11 @@ class ParsedFile:
     issues: list[ImportIssue]
     rejected: list[str]  # SKUs with at least one bad row (none of their rows are used)
     rows: int
+    warnings: list[ImportIssue] = field(default_factory=list)  # reject nothing
+    #: every SKU the file names, rejected ones included (what `import --sync` keeps)
+    listed: set[str] = field(default_factory=set)
+    #: rows whose SKU could not be read: the file may name products it cannot show
+    unread_rows: list[int] = field(default_factory=list)
 
 
 class RawRecord(NamedTuple):
@@ -97,6 +113,7 @@ class RawRecord(NamedTuple):
     fields: dict[str, Any] | None  # None for a malformed record
     reason: str = ""  # why the record is malformed ("" when it is not)
     skus: tuple[str, ...] = ()  # of a malformed record: SKUs whose rows it may have swallowed
+    rest_of_file: bool = False  # the record swallowed the rest of the file (a quote gone wrong)
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -241,11 +258,13 @@ def read_image_sku_rows(
     base = path.resolve().parent
     rows: list[tuple[int, Path, str]] = []
     issues: list[ImportIssue] = []
-    for row, fields, reason, _skus in iter_raw_rows(path):
+    columns: set[str] = set()
+    for row, fields, reason, *_ in iter_raw_rows(path):
         if reason:
             issues.append(ImportIssue(row, "", reason))
             continue
         raw = {str(k).strip().lower(): v for k, v in (fields or {}).items()}
+        columns.update(raw)
         try:
             sku = _sku(raw.get("sku"))
             ref = next((_text(raw[c]) for c in image_columns if raw.get(c)), "")
@@ -259,6 +278,9 @@ def read_image_sku_rows(
             continue
         p = Path(ref).expanduser()
         rows.append((row, p if p.is_absolute() else base / p, sku))
+    if columns and not columns.intersection(image_columns):
+        listed = ", ".join(shown(c, 30) for c in sorted(columns)[:12])
+        raise InputFileError(f"{path}: no {' or '.join(image_columns)} column (columns: {listed})")
     return rows, issues
 
 
@@ -276,15 +298,34 @@ def _skus_on(lines: list[str], at: int, delimiter: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(path: Path, text: str) -> str:
+    """The delimiter with which the header has a ``sku`` column; else sniffed from the start
+    of the file (a description full of semicolons cannot mislead the header)."""
+    header = text.split("\n", 1)[0]
+    fits = []
+    for d in _DELIMITERS:
+        try:
+            columns = next(csv.reader([header], delimiter=d))
+        except (csv.Error, StopIteration):
+            continue
+        if "sku" in (normalise_column(c) for c in columns):
+            fits.append(d)
+    if len(fits) == 1:
+        return fits[0]
+    try:
+        return csv.Sniffer().sniff(text[:8192], delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def _csv_rows(path: Path, text: str) -> Iterator[RawRecord]:
     # Cells are limited by MAX_VALUE_CHARS when validated (one bad row), not by the parser's
     # own 131,072-character limit, which would end the file there.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    sample = text[:8192]
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = _delimiter(path, text)
     lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
@@ -315,7 +356,11 @@ def _csv_rows(path: Path, text: str) -> Iterator[RawRecord]:
             # stop, and keep every SKU named on the lines left untouched.
             skus = _skus_on(lines[start - 1 :], at, delimiter)
             yield RawRecord(
-                start, None, f"malformed CSV from here on ({exc}; an unbalanced quote?)", skus
+                start,
+                None,
+                f"malformed CSV from here on ({exc}; an unbalanced quote?)",
+                skus,
+                rest_of_file=True,
             )
             return
         end, last_line = reader.line_num, reader.line_num
@@ -391,12 +436,16 @@ def parse_price(value: Any) -> float | None:
     if isinstance(value, int | float):
         price = float(value)
     else:
-        m = _PRICE.match(str(value))
+        text = str(value)
+        minus = _MINUS.match(text)  # read without its sign, then refused for being negative
+        m = _PRICE.match(text[: minus.end() - 1] + text[minus.end() :] if minus else text)
         if not m:
-            raise ValueError(f"{shown(str(value))!r} is not a price (e.g. 1.99)")
-        price = float(m.group(1).replace(",", "."))
-    if not math.isfinite(price) or price < 0:
+            raise ValueError(f"{shown(text)!r} is not a price (e.g. 1.99)")
+        price = float(m.group(1).replace(",", ".")) * (-1 if minus else 1)
+    if not math.isfinite(price):
         raise ValueError(f"{shown(str(value))!r} is not a price (must be a number >= 0)")
+    if price < 0:
+        raise ValueError(f"{shown(str(value))!r} is a negative price (a price is 0 or more)")
     return round(price, 4)
 
 
@@ -414,9 +463,14 @@ def parse_bool(value: Any) -> bool:
 
 
 def _clean_row(
-    row: int, raw: dict[str, Any], base: Path, issues: list[ImportIssue]
+    row: int,
+    raw: dict[str, Any],
+    base: Path,
+    issues: list[ImportIssue],
+    warnings: list[ImportIssue],
 ) -> ProductRecord | None:
-    """Validate one raw row; append its problems to ``issues`` (returns None when it has any)."""
+    """Validate one raw row; append its problems to ``issues`` (returns None when it has any)
+    and what is odd but usable to ``warnings``."""
     before = len(issues)
     for column, value in raw.items():
         if _has_bad_text(value):
@@ -446,6 +500,16 @@ def _clean_row(
         try:
             if name == "price":
                 rec.fields[name] = parse_price(value)
+                if rec.fields[name] == 0:
+                    warnings.append(
+                        ImportIssue(
+                            row,
+                            "price",
+                            "the price is 0: the kiosk shows shoppers a price of 0.00 "
+                            "(leave the cell empty when the price is not known)",
+                            sku,
+                        )
+                    )
             elif name == "in_stock":
                 rec.fields[name] = parse_bool(value)
             elif name == "currency":
@@ -510,13 +574,16 @@ def _merge(into: ProductRecord, rec: ProductRecord, row: int, issues: list[Impor
             if old in (None, "") or value in (None, "") or old == value:
                 if old in (None, ""):
                     mine[key] = value
+                    into.sources[key] = row
                 continue
             issues.append(
                 ImportIssue(
                     row,
                     key,
-                    f"SKU {rec.sku}: {shown(repr(value))} conflicts with {shown(repr(old))} "
-                    f"in row {into.rows[0]}",
+                    f"SKU {rec.sku} not imported: {shown(repr(value))} here, {shown(repr(old))} "
+                    f"in row {into.sources.get(key, into.rows[0])} (the rows of one SKU must "
+                    "agree: leave the cell empty in all but one)",
+                    rec.sku,
                 )
             )
             ok = False
@@ -528,8 +595,13 @@ def _merge(into: ProductRecord, rec: ProductRecord, row: int, issues: list[Impor
     return ok
 
 
+def _rows_text(rows: list[int]) -> str:
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(map(str, rows))
+
+
 def parse_product_file(path: str | Path) -> ParsedFile:
-    """Read and validate a product file; SKUs with any bad row are rejected as a whole.
+    """Read and validate a product file; SKUs with any bad row are rejected as a whole, and
+    the report says so at their other rows.
 
     A malformed record (wrong field count, a quote gone wrong) rejects the SKU on its first
     line and every SKU of the file named on the lines it swallowed, so that no SKU is written
@@ -537,34 +609,60 @@ def parse_product_file(path: str | Path) -> ParsedFile:
     path = Path(path)
     base = path.resolve().parent
     issues: list[ImportIssue] = []
+    warnings: list[ImportIssue] = []
     records: dict[str, ProductRecord] = {}
-    bad: dict[str, None] = {}
-    swallowed: set[str] = set()
+    bad: dict[str, list[int]] = {}  # SKU -> the rows that rejected it
+    swallowed: dict[str, int] = {}  # SKU -> the malformed record that may hold one of its rows
+    listed: set[str] = set()
+    unread: list[int] = []
     rows = 0
-    for row, fields, reason, skus in iter_raw_rows(path):
+    for row, fields, reason, skus, rest_of_file in iter_raw_rows(path):
         rows += 1
+        listed.update(skus)
         if reason:
-            issues.append(ImportIssue(row, "", reason))
-            bad.update(dict.fromkeys(skus[:1]))
-            swallowed.update(skus[1:])
+            issues.append(ImportIssue(row, "", reason, skus[0] if skus else ""))
+            for sku in skus[:1]:
+                bad.setdefault(sku, []).append(row)
+            for sku in skus[1:]:
+                swallowed.setdefault(sku, row)
+            if rest_of_file or not skus:
+                unread.append(row)
             continue
         raw = {normalise_column(str(k)): v for k, v in (fields or {}).items()}
-        rec = _clean_row(row, raw, base, issues)
+        rec = _clean_row(row, raw, base, issues, warnings)
         if rec is None:
-            swallowed.update(skus)
+            for sku in skus:
+                swallowed.setdefault(sku, row)
             try:
                 sku = _sku(raw.get("sku"))
             except ValueError:
-                continue
+                sku = ""
             if sku and not _has_bad_text(sku):
-                bad[sku] = None
+                bad.setdefault(sku, []).append(row)
+                listed.add(sku)
+            else:
+                unread.append(row)
             continue
+        listed.add(rec.sku)
         if rec.sku in records:
             if not _merge(records[rec.sku], rec, row, issues):
-                bad[rec.sku] = None
+                bad.setdefault(rec.sku, []).append(row)
         else:
             records[rec.sku] = rec
-    bad.update(dict.fromkeys(sorted(swallowed & records.keys())))
-    for sku in bad:
-        records.pop(sku, None)
-    return ParsedFile(records, issues, list(bad), rows)
+    for sku in sorted(swallowed.keys() & records.keys()):
+        bad.setdefault(sku, []).append(swallowed[sku])
+    for sku, blamed in bad.items():
+        rec = records.pop(sku, None)
+        others = [r for r in rec.rows if r not in blamed] if rec else []
+        if others:
+            issues.append(
+                ImportIssue(
+                    others[0],
+                    "",
+                    f"SKU {sku} not imported, this row included: {_rows_text(blamed)} of it "
+                    "has a problem (the rows of one product are imported together or not at all)",
+                    sku,
+                )
+            )
+    warnings = [w for w in warnings if w.sku not in bad]
+    return ParsedFile(records, issues, list(bad), rows, warnings, listed, unread)

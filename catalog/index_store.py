@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
+from .atomic import fsync_path, write_atomic
 from .db import get_meta, index_paths, revisions, utc_now
 from .errors import CatalogError, IndexCorruptError, IndexFileError, IndexStaleError
 from .imagefiles import sha256_file
@@ -108,33 +108,6 @@ def projection_path(db_path: str | os.PathLike[str]) -> Path:
 def index_files(db_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     """(index file, its metadata JSON, its projection) beside the database."""
     return (*index_paths(db_path), projection_path(db_path))
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` all at once: a reader (or the next start after a power
-    cut) sees the old file or the new one, never a part. The folder is synced too."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # (named NAME.tmp…: what a killed run leaves is recognised and removed, see
-    # _remove_temp_files and kiosk.releases.UpdateState.tidy)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_path(path.parent)
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:

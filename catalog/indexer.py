@@ -27,6 +27,7 @@ from .errors import BundleMismatchError
 from .imagefiles import file_signature, resolve_stored, sha256_file
 from .index_store import IndexSyncReport, sync_index
 from .progress import ProgressBar, ProgressFactory, start_progress, ticker
+from .removed import purge_expired
 from .settings import CatalogSettings
 from .vectorcheck import drop_damaged, find_damaged, vector_crc
 
@@ -245,6 +246,7 @@ def index_catalog(
                 force=rebuild,
                 progress=progress,
             )
+            purge_expired(db, db_path, settings)
         finally:
             db.close()
     return report

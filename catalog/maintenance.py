@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .adapter import graph_problem
+from .consistency import missing_related, shared_photos
 from .db import SCHEMA_VERSION, get_meta, index_paths, open_catalog, open_catalog_readonly
 from .db import revisions as db_revisions
 from .errors import IndexFileError
@@ -106,7 +107,10 @@ def catalog_stats(db_path: str | os.PathLike[str]) -> CatalogStats:
 
 @dataclass
 class CheckReport:
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # make ``check`` fail
+    #: worth fixing, but the catalog works (one photo on several products, a "goes well
+    #: with" SKU that was removed and can still be restored)
+    warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -140,6 +144,7 @@ def check_catalog(
                 "(products_fts) VALUES ('rebuild'))"
             )
         _check_vectors(db, report)
+        _check_between_products(db, report)
         _check_index(db, db_path, settings, report)
         _check_proto_graph(db, db_path, report)
     finally:
@@ -178,6 +183,44 @@ def _check_vectors(db: Any, report: CheckReport) -> None:
         "WHERE i.error IS NOT NULL LIMIT 20"
     ):
         report.notes.append(f"{sku}: {path}: {error}")
+
+
+#: at most this many lines of one kind of finding (then how many more)
+MAX_FINDINGS = 20
+
+
+def _capped(lines: list[str]) -> list[str]:
+    if len(lines) <= MAX_FINDINGS:
+        return lines
+    return [*lines[:MAX_FINDINGS], f"… and {len(lines) - MAX_FINDINGS} more like these"]
+
+
+def _check_between_products(db: Any, report: CheckReport) -> None:
+    """ "Goes well with" SKUs that are not in the catalog (a problem, unless the product was
+    removed and can be restored: a warning), and one photo on several products (a warning)."""
+    removed: set[str] = set()
+    if db["removed_products"].exists():
+        removed = {r[0] for r in db.conn.execute("SELECT sku FROM removed_products")}
+    problems, warnings = [], []
+    for m in missing_related(db):
+        if m.related in removed:
+            warnings.append(
+                f"{m.sku}: goes well with {m.related}, which was removed (`aislelens catalog "
+                "restore` brings it back; else take it out of the related column)"
+            )
+        else:
+            problems.append(
+                f"{m.sku}: goes well with {m.related!r}, which is not in the catalog (the kiosk "
+                "leaves it out; fix the related column and import again)"
+            )
+    for shared in shared_photos(db):
+        skus, path = shared.skus, shared.products[0][1]
+        warnings.append(
+            f"{' and '.join(skus)} have the same photo (identical bytes, {path}): the kiosk "
+            "cannot tell them apart by it and shows them as candidates; give each its own photo"
+        )
+    report.problems += _capped(problems)
+    report.warnings += _capped(warnings)
 
 
 def _check_index(db: Any, db_path: Path, settings: CatalogSettings, report: CheckReport) -> None:

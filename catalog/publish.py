@@ -54,10 +54,11 @@ from models import ImageEmbedder
 from models.bundle import MANIFEST, load_bundle
 from models.images import decode_image
 
+from .atomic import write_atomic
 from .db import get_meta, open_catalog_readonly
 from .errors import CatalogError
 from .finder import catalog_version_on_disk, open_finder
-from .index_store import index_files, write_atomic
+from .index_store import index_files
 
 #: how long each role's signature stays valid; a kiosk refuses expired metadata, so the
 #: timestamp must be re-signed (``aislelens publish --refresh``, a daily timer) within a day

@@ -54,6 +54,9 @@ class CatalogSettings:
     adapt_shrinkage: float = 1.0
     #: the share of "We found it" answers that must be right, for the calibrated thresholds
     calibrate_target: float = 0.97
+    #: days a removed product is kept for `catalog restore` (purged by a later write); 0: until
+    #: the next write
+    removed_keep_days: int = 30
 
     def __post_init__(self) -> None:
         if self.hnsw_m < 2 or self.hnsw_ef_construction < 1 or self.hnsw_ef < 1:
@@ -68,6 +71,8 @@ class CatalogSettings:
             )
         if not 0.5 <= self.calibrate_target < 1.0:
             raise CatalogError("settings: calibrate_target must be in [0.5, 1)")
+        if self.removed_keep_days < 0:
+            raise CatalogError("settings: removed_keep_days must be >= 0")
         if self.batch_size < 1 or self.commit_every < 1 or self.thumbnail_size < 16:
             raise CatalogError("settings: batch_size, commit_every >= 1, thumbnail_size >= 16")
 

@@ -66,6 +66,10 @@ class SearchResult:
     margin: float
     #: where the time went, e.g. {"search": 0.4, "lookup": 0.2} in milliseconds
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: SKUs tied first because they have the same photo (identical bytes) and the scan is
+    #: nearest to it: nothing tells them apart, so the kiosk shows them as candidates, never
+    #: "We found it" (catalog.decisions); () when the first place is not such a tie
+    shared_photo: tuple[str, ...] = ()
 
 
 class MatchKind(StrEnum):

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog.index_store import fsync_path as fsync_dir
-from catalog.index_store import write_atomic
+from catalog.atomic import fsync_path as fsync_dir
+from catalog.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -83,6 +83,15 @@ def fake_embedder() -> ImageEmbedder:
 
 
 @pytest.fixture
+def indexed(shop, tmp_path, fake_embedder) -> Path:
+    """A catalog of 9 products (S0-S8), one photo each, indexed photo by photo."""
+    db = tmp_path / "store.db"
+    import_products(db, shop(9))
+    index_catalog(db, fake_embedder)
+    return db
+
+
+@pytest.fixture
 def adapted(shop, tmp_path, fake_embedder, write_image) -> Path:
     """A catalog of 8 products with 3 enrolled shots each, indexed with the store adaptation."""
     db = tmp_path / "store.db"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from catalog_images import draw_product, shop_photo
 from click.testing import CliRunner
+from staff_cli import run
 
 from catalog import (
     Confusion,
@@ -24,11 +25,6 @@ from catalog import (
     read_queries,
 )
 from kiosk.cli import cli
-
-
-def run(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["catalog", *map(str, args)])
-    return result.exit_code, result.output
 
 
 @pytest.fixture
@@ -122,7 +118,7 @@ def test_enroll_remove_and_bad_input_exit_codes(shop, tmp_path, write_image) -> 
     write_image(tmp_path / "e" / "b.jpg", shop_photo(2))
     (tmp_path / "e" / "z.jpg").write_bytes(b"")
     code, out = run("enroll", "--db", db, "--sku", "S1", a)
-    assert code == 0 and "enrolled 1 photos" in out
+    assert code == 0 and "enrolled 1 photo for 1 product " in out
     (tmp_path / "e" / "shots.csv").write_text("sku,image\nS2,b.jpg\nS1,a.jpg\nS9,b.jpg\nS3,z.jpg\n")
     code, out = run("enroll", "--db", db, tmp_path / "e" / "shots.csv")
     assert code == 1 and "1 already enrolled" in out

@@ -25,14 +25,6 @@ from catalog import (
 )
 
 
-@pytest.fixture
-def indexed(shop, tmp_path, fake_embedder) -> Path:
-    db = tmp_path / "store.db"
-    import_products(db, shop(9))
-    index_catalog(db, fake_embedder)
-    return db
-
-
 def _vec(embedder, path: Path) -> np.ndarray:
     return embedder.embed([str(path)])[0]
 
