@@ -407,6 +407,13 @@ def _snapshot_catalog(db_path: Path, out: Path) -> None:
     try:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")
+        # products staff removed (kept a while for `catalog restore`) stay in the back office
+        tables = {r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "removed_products" in tables:
+            dst.execute("DELETE FROM removed_images")
+            dst.execute("DELETE FROM removed_products")
+            dst.commit()
+            dst.execute("VACUUM")
     finally:
         dst.close()
         src.close()

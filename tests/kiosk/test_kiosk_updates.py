@@ -473,3 +473,33 @@ def test_a_publish_that_cannot_sign_leaves_no_release_file(tmp_path, repo, demo_
         publish_release(repo, demo_db)
     assert sorted((repo / "public/targets").rglob("*.tar")) == before
     assert not list((repo / "public").rglob(".*partial"))
+
+
+def test_a_release_carries_no_removed_products(tmp_path, repo, demo_db):
+    """Products staff removed are kept in the back office's catalog for `restore`, not sent
+    to the kiosks with their vectors."""
+    import sqlite3
+
+    from catalog import remove_products
+
+    db = tmp_path / "shop" / "catalog.db"
+    db.parent.mkdir()
+    shutil.copy2(demo_db, db)
+    for path in demo_db.parent.glob(demo_db.name + ".*"):
+        shutil.copy2(path, db.parent / path.name)
+    sku = relabelled_sku(db)
+    assert remove_products(db, [sku]).removed
+    release = publish_release(repo, db)
+    target = next((repo / "public/targets/releases/stable").glob(f"*.{release.version}.tar"))
+    with tarfile.open(target) as tar:
+        tar.extract("store.db", tmp_path / "out", filter="data")
+    con = sqlite3.connect(tmp_path / "out/store.db")
+    try:
+        assert con.execute("SELECT count(*) FROM removed_products").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM removed_images").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM products WHERE sku = ?", (sku,)).fetchone() == (0,)
+    finally:
+        con.close()
+    src = sqlite3.connect(db)
+    assert src.execute("SELECT count(*) FROM removed_products").fetchone() == (1,)  # kept here
+    src.close()
