@@ -30,6 +30,7 @@ from .products import (
     browse,
     categories,
     product_by_sku,
+    product_thumbnail,
     products_by_id,
     products_by_sku,
     search_text,
@@ -362,12 +363,7 @@ class CatalogFinder:
     @_reads
     def thumbnail(self, sku: str) -> bytes | None:
         with self._lock:
-            row = self._db.conn.execute(
-                "SELECT t.data FROM thumbnails t JOIN images i ON i.id = t.image_id "
-                "JOIN products p ON p.id = i.product_id WHERE p.sku = ? ORDER BY i.id LIMIT 1",
-                [sku],
-            ).fetchone()
-        return bytes(row[0]) if row else None
+            return product_thumbnail(self._db, sku)
 
     @_reads
     def summary(self) -> CatalogSummary:
