@@ -1,7 +1,8 @@
 """The catalog as a staff list: every product with its photo counts, thumbnails, shots as queries.
 
-Read-only, for the staff window (``aislelens staff``): :class:`CatalogListing` keeps one
-read-only connection, so the window can fetch thumbnails row by row as they scroll into view.
+For the staff window (``aislelens staff``): :class:`CatalogListing` keeps one read-only
+connection, so the window can fetch thumbnails row by row as they scroll into view;
+:func:`create_catalog` makes the empty catalog a new store starts from.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .db import open_catalog_readonly, reading
+from .adapter import load_adaptation
+from .db import get_meta, open_catalog, open_catalog_readonly, reading, write_lock
+from .decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from .evaluate import Query
 from .imagefiles import resolve_stored
 from .products import PRODUCT_SELECT, product_from_row, product_thumbnail
@@ -25,6 +28,14 @@ class ListedProduct:
     catalog_photos: int
     enrolled_shots: int
     embedded: int  # of its photos, how many have a current vector
+
+
+def create_catalog(db_path: str | os.PathLike[str]) -> None:
+    """An empty catalog at ``db_path`` (its folder must exist); an existing catalog is left as
+    it is, and a file that is not a catalog raises :class:`SchemaError` untouched."""
+    db_path = Path(db_path)
+    with write_lock(db_path):
+        open_catalog(db_path, create=True).close()
 
 
 class CatalogListing:
@@ -76,6 +87,13 @@ class CatalogListing:
             Query(row, resolve_stored(path, self.db_path.parent), sku)
             for row, (_, path, sku) in enumerate(rows, start=1)
         ]
+
+    def thresholds(self) -> DecisionThresholds:
+        """The decision thresholds the kiosk uses on this catalog now (unless its settings
+        give their own): the current store adaptation's, else the defaults."""
+        with reading(self.db_path):
+            stored = load_adaptation(self._db, get_meta(self._db, "bundle_id") or "")
+        return stored.thresholds if stored is not None else DEFAULT_THRESHOLDS
 
     def close(self) -> None:
         self._db.close()
