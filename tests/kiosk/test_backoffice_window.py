@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from catalog import (
 )
 from kiosk.cli import cli
 from kiosk.demo.build import DemoAssets
+from kiosk.sources import open_source
 from kiosk.ui.backoffice.products import AISLE, EMBEDDED, NAME, PHOTOS, PICTURE, PRICE, SHOTS
 from kiosk.ui.backoffice.window import BackofficeWindow
 from models import FakeEngine, ImageEmbedder, load_bundle
@@ -145,13 +147,16 @@ def test_the_file_dialogs_open_and_create(make_staff_window, store, tmp_path, mo
     assert window.tabs.currentWidget() is window.products
     fresh = tmp_path / "second.db"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(fresh), ""))
-    window.choose_new_catalog()
+    menu = {a.text(): a for a in window.menuBar().actions()[0].menu().actions()}
+    menu["&New catalog…"].trigger()
     assert window.session.db == fresh and window.products.model.rowCount() == 0
+    menu["&Open catalog…"].trigger()
+    assert window.session.db == store
 
 
 # -- import ----------------------------------------------------------------------------------------
 def test_import_shows_the_dry_run_report_then_imports_on_request(
-    make_staff_window, qtbot, tmp_path, demo_assets
+    make_staff_window, qtbot, tmp_path, demo_assets, monkeypatch
 ):
     images = demo_assets.root / "images"
     products = tmp_path / "products.csv"
@@ -167,7 +172,8 @@ def test_import_shows_the_dry_run_report_then_imports_on_request(
     window.create_catalog(db)
     page = window.importer
     assert not page.import_button.isEnabled()
-    page.check_file(products)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(products), ""))
+    qtbot.mouseClick(page.choose_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     assert page.report is not None and page.report.dry_run
     rows = [
@@ -307,6 +313,20 @@ def test_photos_dropped_on_a_product_are_enrolled_for_it(
     assert window.products.detail.shots.count() == 7
 
 
+def test_photos_dropped_on_the_detail_pane_go_to_the_product_shown(
+    make_staff_window, qtbot, store, demo_assets
+):
+    window = make_staff_window()
+    window.open_catalog(store)
+    detail = window.products.detail
+    _drop(detail, QPointF(20, 20), [demo_assets.root / "images" / "DEMO-009-shot1.jpg"])
+    assert not window.jobs.busy  # no product chosen yet: nothing to enrol for
+    window.products.table.select_sku("DEMO-013")
+    _drop(detail, QPointF(20, 20), [demo_assets.root / "images" / "DEMO-009-shot1.jpg"])
+    wait_idle(qtbot, window)
+    assert cell(window, "DEMO-013", SHOTS) == "6"
+
+
 def test_enrol_photos_from_the_file_dialog_and_the_same_photo_twice(
     make_staff_window, qtbot, store, demo_assets, monkeypatch
 ):
@@ -326,6 +346,50 @@ def test_enrol_photos_from_the_file_dialog_and_the_same_photo_twice(
     assert cell(window, "DEMO-005", SHOTS) == "6"
 
 
+def test_photos_taken_with_a_camera_are_enrolled_beside_the_catalog(
+    qtbot, store, demo_assets, tmp_path
+):
+    folder = tmp_path / "camera"  # a replay camera: the demo's shots of the cola, in turn
+    folder.mkdir()
+    for k in (1, 2, 3):
+        shutil.copy(demo_assets.root / "images" / f"DEMO-005-shot{k}.jpg", folder)
+    camera = partial(open_source, str(folder), fps=15.0)
+    window = BackofficeWindow(SETTINGS, embedders=fake_embedders(), camera=camera)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_catalog(store)
+    window.products.table.select_sku("DEMO-005")
+    assert window.products.detail.camera_button.isVisible()
+    qtbot.mouseClick(window.products.detail.camera_button, Qt.MouseButton.LeftButton)
+    dialog = window.camera_dialog
+    assert dialog is not None
+    qtbot.waitUntil(dialog.take_button.isEnabled, timeout=10_000)
+    assert not dialog.preview.pixmap().isNull()
+    assert not dialog.enrol_button.isEnabled()
+    dialog.take()
+    qtbot.waitUntil(
+        lambda: dialog.latest is not None and not np.array_equal(dialog.latest, dialog.frames[0]),
+        timeout=10_000,
+    )
+    dialog.take()
+    assert dialog.enrol_button.text() == "Enrol the 2 photos"
+    qtbot.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert window.camera_dialog is None  # closed, its camera stopped (the thread guard checks)
+    shots = [s.path for s in enrolled_shots(store, "DEMO-005")]
+    assert len(shots) == 7 and all(p.is_file() for p in shots[-2:])
+    assert all(p.parent == store.parent / "enrolled" / "DEMO-005" for p in shots[-2:])
+    assert cell(window, "DEMO-005", SHOTS) == "7"
+
+
+def test_without_a_camera_there_is_no_camera_button(make_staff_window, store):
+    window = make_staff_window()
+    window.open_catalog(store)
+    window.products.table.select_sku("DEMO-005")
+    assert not window.products.detail.camera_button.isVisible()
+    assert window.products.detail.enrol_button.isVisible()
+
+
 # -- indexing ----------------------------------------------------------------------------------------
 def test_index_shows_progress_and_cancel_keeps_what_was_embedded(make_staff_window, qtbot, store):
     total = count(store, "SELECT count(*) FROM images")
@@ -337,6 +401,7 @@ def test_index_shows_progress_and_cancel_keeps_what_was_embedded(make_staff_wind
     assert not window.indexer.index_button.isEnabled()
     qtbot.waitUntil(lambda: window.progress.value() >= 10, timeout=30_000)
     assert window.progress.maximum() == total and "Embedding photos" in window.progress.format()
+    assert window.indexer.result.toPlainText().startswith("Indexing: embedding photos, ")
     qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     report = window.indexer.report
@@ -399,7 +464,7 @@ def test_a_shot_enrolled_under_the_wrong_product_shows_as_a_confused_pair(
 
 
 def test_labelled_photos_show_what_the_kiosk_would_take_them_for(
-    make_staff_window, qtbot, indexed, demo_assets, tmp_path
+    make_staff_window, qtbot, indexed, demo_assets, tmp_path, monkeypatch
 ):
     images = demo_assets.root / "images"
     labelled = tmp_path / "checkout.csv"
@@ -411,11 +476,12 @@ def test_labelled_photos_show_what_the_kiosk_would_take_them_for(
         out.writerow([tmp_path / "gone.jpg", "DEMO-001"])
     window = make_staff_window()
     window.open_catalog(indexed)
-    window.confusions.evaluate_file(labelled)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(labelled), ""))
+    qtbot.mouseClick(window.confusions.file_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     page = window.confusions
     assert page.report.n == 2 and [p.skus for p in page.pairs] == [("DEMO-008", "DEMO-009")]
-    assert "1 photos skipped" in page.summary.text()
+    assert "1 photo skipped (first: row 4: " in page.summary.text()
 
 
 # -- calibration ------------------------------------------------------------------------------------
@@ -447,15 +513,40 @@ def test_calibrate_proposes_then_apply_stores_what_the_command_stores(
     assert not page.apply_button.isEnabled()
 
 
+def test_calibrate_on_labelled_photos(make_staff_window, qtbot, indexed, demo_assets, tmp_path):
+    photos = tmp_path / "shots.csv"  # the shots as if taken on another day: 60 labelled photos
+    photos.write_text(
+        "image,sku\n"
+        + "".join(f"{i.path},{i.sku}\n" for i in read_enroll_file(demo_assets.enroll_file)[0])
+    )
+    window = make_staff_window()
+    window.open_catalog(indexed)
+    page = window.calibration
+    page.use_photos(photos)
+    page.calibrate()
+    wait_idle(qtbot, window)
+    assert page.proposal is not None and page.proposal.scans is not None
+    assert len(page.proposal.scans) == 60
+    assert (
+        page.table.item(5, 1).text().startswith("calibrated: labelled photos (shots.csv), 60 scans")
+    )
+    page.apply()
+    wait_idle(qtbot, window)
+    assert stored_thresholds(indexed)["source"] == page.table.item(5, 0).text()
+    assert "shots.csv" in stored_thresholds(indexed)["source"]
+
+
 def test_calibrating_on_too_few_labelled_photos_is_refused_and_stores_nothing(
-    make_staff_window, qtbot, indexed, demo_assets, tmp_path
+    make_staff_window, qtbot, indexed, demo_assets, tmp_path, monkeypatch
 ):
     few = tmp_path / "few.csv"
     few.write_text(f"image,sku\n{demo_assets.root / 'images' / 'DEMO-001-shot1.jpg'},DEMO-001\n")
     window = make_staff_window()
     window.open_catalog(indexed)
     before = stored_thresholds(indexed)
-    window.calibration.use_photos(few)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(few), ""))
+    window.calibration.photos_button.click()
+    assert window.calibration.from_photos.isChecked()
     window.calibration.calibrate()
     wait_idle(qtbot, window)
     assert window.message.text() == (
@@ -466,23 +557,34 @@ def test_calibrating_on_too_few_labelled_photos_is_refused_and_stores_nothing(
 
 
 # -- the command -------------------------------------------------------------------------------------
-def test_the_staff_command_opens_the_window_on_the_catalog(qtbot, store):
+def test_the_staff_command_opens_the_window_on_the_catalog(qtbot, store, demo_assets):
     seen: list[str] = []
 
     def look_and_quit() -> None:
         for w in QApplication.topLevelWidgets():
             if isinstance(w, BackofficeWindow) and w.isVisible():
-                seen.append(f"{w.windowTitle()} {w.products.model.rowCount()}")
+                seen.append(
+                    f"{w.windowTitle()} {w.products.model.rowCount()} {w.camera is not None}"
+                )
                 w.close()
         QApplication.quit()
 
     QTimer.singleShot(300, look_and_quit)
-    result = CliRunner().invoke(cli, ["staff", "--db", str(store), "--platform", "offscreen"])
+    result = CliRunner().invoke(
+        cli,
+        ["staff", "--db", str(store), "--platform", "offscreen",
+         "--camera", str(demo_assets.root / "images")],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert seen == ["AisleLens staff — store.db 12"]
+    assert seen == ["AisleLens staff — store.db 12 True"]
 
 
-def test_the_staff_command_refuses_a_missing_catalog_in_one_line(tmp_path):
+def test_the_staff_command_refuses_what_is_not_a_catalog_in_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["staff", "--db", str(tmp_path / "nope.db")])
     assert result.exit_code == 2
     assert result.output == f"error: {tmp_path / 'nope.db'}: no catalog here\n"
+    notes = tmp_path / "notes.db"
+    notes.write_text("shopping list\n")
+    result = CliRunner().invoke(cli, ["staff", "--db", str(notes)])
+    assert result.exit_code == 2
+    assert result.output == f"error: {notes}: not a catalog database (not an SQLite file)\n"

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -34,7 +33,8 @@ from catalog.calibration import DEFAULT_TARGET, Samples
 from catalog.decisions import DecisionThresholds
 from catalog.labelled import labelled_samples, require_enough
 
-from .jobs import JobContext, JobRunner
+from .jobs import JobContext, JobPage, JobRunner
+from .products import plural
 from .session import CatalogSession
 
 ROWS = (
@@ -74,14 +74,13 @@ def threshold_cells(t: DecisionThresholds | None) -> list[str]:
     ]
 
 
-class CalibratePage(QWidget):
+class CalibratePage(JobPage):
     """Target, source, Calibrate, the comparison table, Apply."""
 
     def __init__(
         self, session: CatalogSession, jobs: JobRunner, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.session, self.jobs = session, jobs
+        super().__init__(session, jobs, parent)
         self.proposal: Proposal | None = None
         self.photos: Path | None = None
         self.target = QDoubleSpinBox()
@@ -136,7 +135,6 @@ class CalibratePage(QWidget):
         box.addStretch(1)
         self.session.opened.connect(self.reset)
         self.session.changed.connect(self._show_stored)
-        self.jobs.idle.connect(self._update_buttons)
         self.reset()
 
     def reset(self) -> None:
@@ -148,7 +146,7 @@ class CalibratePage(QWidget):
     def _show_stored(self) -> None:
         listing = self.session.listing
         self._fill(0, listing.thresholds() if listing is not None else None)
-        self._update_buttons()
+        self.update_buttons()
 
     def _fill(self, column: int, t: DecisionThresholds | None) -> None:
         for row, text in enumerate(threshold_cells(t)):
@@ -157,17 +155,15 @@ class CalibratePage(QWidget):
         rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
         self.table.setFixedHeight(rows + self.table.horizontalHeader().height() + 4)
 
-    def _update_buttons(self) -> None:
-        free = not self.jobs.busy and self.session.db is not None
+    def update_buttons(self) -> None:
+        free = self.free
         self.calibrate_button.setEnabled(free)
         self.apply_button.setEnabled(free and self.proposal is not None)
 
     def choose_photos(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(
-            self, "Labelled photos (image, sku)", "", "CSV files (*.csv)"
-        )
-        if name:
-            self.use_photos(Path(name))
+        path = self.choose_labelled_photos()
+        if path is not None:
+            self.use_photos(path)
 
     def use_photos(self, path: Path) -> None:
         self.photos = path
@@ -204,7 +200,7 @@ class CalibratePage(QWidget):
 
         if self.jobs.run("Calibrating", work, self.show_proposal):
             self.proposal = None
-            self._update_buttons()
+            self.update_buttons()
 
     def show_proposal(self, proposal: Proposal) -> None:
         self.proposal = proposal
@@ -212,9 +208,13 @@ class CalibratePage(QWidget):
         skipped = proposal.skipped
         self.note.setText(
             f"Proposed for {proposal.target:g}: nothing is stored until you press Apply."
-            + (f" {len(skipped)} photos skipped (first: {skipped[0]})." if skipped else "")
+            + (
+                f" {plural(len(skipped), 'photo')} skipped (first: {skipped[0]})."
+                if skipped
+                else ""
+            )
         )
-        self._update_buttons()
+        self.update_buttons()
 
     def apply(self) -> None:
         proposal, db, settings = self.proposal, self.session.require(), self.session.settings
@@ -242,4 +242,4 @@ class CalibratePage(QWidget):
             self.session.changed.emit()
 
         if self.jobs.run("Storing the thresholds", work, done):
-            self._update_buttons()
+            self.update_buttons()

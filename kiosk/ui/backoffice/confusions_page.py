@@ -11,7 +11,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -26,8 +25,8 @@ from catalog.errors import CatalogError
 from catalog.types import Product
 
 from ..widgets import Thumbnails, clear_layout
-from .jobs import JobContext, JobRunner
-from .products import picture_of
+from .jobs import JobContext, JobPage, JobRunner
+from .products import picture_of, plural
 from .session import CatalogSession
 
 PAIR_SIDE = 120
@@ -73,17 +72,16 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class ConfusionsPage(QWidget):
+class ConfusionsPage(JobPage):
     """Evaluate, then the pairs; ``pairs`` holds the rows shown."""
 
     def __init__(
         self, session: CatalogSession, jobs: JobRunner, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.session, self.jobs = session, jobs
+        super().__init__(session, jobs, parent)
         self.report: EvalReport | None = None
         self.pairs: list[PairRow] = []
-        self.thumbnails = Thumbnails(self._thumbnail)
+        self.thumbnails = Thumbnails(self.session.thumbnail)
         self.shots_button = QPushButton("Evaluate on the enrolled shots")
         self.shots_button.setObjectName("primary")
         self.shots_button.clicked.connect(self.evaluate_shots)
@@ -120,21 +118,16 @@ class ConfusionsPage(QWidget):
         box.addWidget(self.summary)
         box.addWidget(scroll, 1)
         self.session.opened.connect(self.reset)
-        self.jobs.idle.connect(self._update_buttons)
         self.reset()
-
-    def _thumbnail(self, sku: str) -> bytes | None:
-        listing = self.session.listing
-        return listing.thumbnail(sku) if listing is not None else None
 
     def reset(self) -> None:
         self.report = None
         self.summary.setText("")
         self._show_pairs([])
-        self._update_buttons()
+        self.update_buttons()
 
-    def _update_buttons(self) -> None:
-        free = not self.jobs.busy and self.session.db is not None
+    def update_buttons(self) -> None:
+        free = self.free
         self.shots_button.setEnabled(free)
         self.file_button.setEnabled(free)
 
@@ -147,11 +140,9 @@ class ConfusionsPage(QWidget):
         self._evaluate(queries, [], "the enrolled shots")
 
     def choose_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(
-            self, "Labelled photos (image, sku)", "", "CSV files (*.csv)"
-        )
-        if name:
-            self.evaluate_file(Path(name))
+        path = self.choose_labelled_photos()
+        if path is not None:
+            self.evaluate_file(path)
 
     def evaluate_file(self, path: Path) -> None:
         try:
@@ -159,7 +150,7 @@ class ConfusionsPage(QWidget):
         except CatalogError as exc:
             self.jobs.failed.emit(str(exc))
             return
-        self._evaluate(queries, [(i.row, str(i)) for i in issues], path.name)
+        self._evaluate(queries, [(i.row, i.reason) for i in issues], path.name)
 
     def _evaluate(self, queries: list[Query], skipped: list[tuple[int, str]], what: str) -> None:
         db, settings, embedders = (
@@ -187,21 +178,26 @@ class ConfusionsPage(QWidget):
             self.show_report(report, what)
 
         if self.jobs.run(f"Evaluating {what}", work, done):
-            self._update_buttons()
+            self.update_buttons()
 
     def show_report(self, report: EvalReport, what: str) -> None:
         self.report = report
         lines = [
-            f"{report.n} photos of {what} searched against {report.catalog_size} reference "
-            f"vectors: Recall@1 {report.recall_at_1:.3f}, Recall@5 {report.recall_at_5:.3f}.",
+            f"{plural(report.n, 'photo')} of {what} searched against "
+            f"{plural(report.catalog_size, 'reference vector')}: Recall@1 "
+            f"{report.recall_at_1:.3f}, Recall@5 {report.recall_at_5:.3f}.",
             (
-                f"{len(report.confused)} most confused pairs (right product → found instead):"
+                "Taken for another product, most often first (the right product, then the "
+                "one found instead):"
                 if report.confused
                 else "No photo was taken for another product."
             ),
         ]
         if report.skipped:
-            lines.append(f"{len(report.skipped)} photos skipped (first: {report.skipped[0][1]}).")
+            row, why = report.skipped[0]
+            lines.append(
+                f"{plural(len(report.skipped), 'photo')} skipped (first: row {row}: {why})."
+            )
         self.summary.setText("\n".join(lines))
         self._show_pairs(report.confused)
 

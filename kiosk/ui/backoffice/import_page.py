@@ -11,7 +11,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from catalog import ImportReport, import_products
 
-from .jobs import JobContext, JobRunner
+from .jobs import JobContext, JobPage, JobRunner
 from .session import CatalogSession
 
 PRODUCT_FILES = "Product files (*.csv *.json *.jsonl)"
@@ -39,14 +38,13 @@ def summary(report: ImportReport) -> str:
     )
 
 
-class ImportPage(QWidget):
+class ImportPage(JobPage):
     """Choose a file → dry run → report table → Import."""
 
     def __init__(
         self, session: CatalogSession, jobs: JobRunner, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.session, self.jobs = session, jobs
+        super().__init__(session, jobs, parent)
         self.file: Path | None = None
         self.report: ImportReport | None = None
         self.choose_button = QPushButton("Choose a product file…")
@@ -85,7 +83,6 @@ class ImportPage(QWidget):
         box.addWidget(self.issues, 1)
         box.addWidget(self.without_images)
         self.session.opened.connect(self.reset)
-        self.jobs.idle.connect(self._update_buttons)
         self.reset()
 
     def reset(self) -> None:
@@ -93,10 +90,10 @@ class ImportPage(QWidget):
         self.summary.setText("")
         self.issues.setRowCount(0)
         self.without_images.setText("")
-        self._update_buttons()
+        self.update_buttons()
 
-    def _update_buttons(self) -> None:
-        free = not self.jobs.busy and self.session.db is not None
+    def update_buttons(self) -> None:
+        free = self.free
         self.choose_button.setEnabled(free)
         self.check_button.setEnabled(free and self.file is not None)
         r = self.report
@@ -105,9 +102,9 @@ class ImportPage(QWidget):
         )
 
     def choose_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Product file to import", "", PRODUCT_FILES)
-        if name:
-            self.check_file(Path(name))
+        path = self.ask_for_file("Product file to import", PRODUCT_FILES)
+        if path is not None:
+            self.check_file(path)
 
     def check_file(self, path: Path) -> None:
         """Dry-run ``path`` against the open catalog and show what it would do."""
@@ -136,7 +133,7 @@ class ImportPage(QWidget):
         title = f"Checking {file.name}" if dry_run else f"Importing {file.name}"
         if self.jobs.run(title, work, self.show_report):
             self.report = None
-            self._update_buttons()
+            self.update_buttons()
 
     def show_report(self, report: ImportReport) -> None:
         self.report = report
@@ -163,4 +160,4 @@ class ImportPage(QWidget):
         )
         if not report.dry_run:
             self.session.changed.emit()
-        self._update_buttons()
+        self.update_buttons()

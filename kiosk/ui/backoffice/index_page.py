@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from catalog import IndexReport, catalog_stats, index_catalog
 from catalog.decisions import describe_found
 
-from .jobs import JobContext, JobRunner
+from .jobs import JobContext, JobPage, JobRunner, stage_name
 from .session import CatalogSession
 
 STAT_ROWS = ("Products", "Photos", "Embedded", "Still to embed", "Unreadable", "Model", "Search")
@@ -60,14 +60,13 @@ def describe_index(report: IndexReport) -> list[str]:
     return lines
 
 
-class IndexPage(QWidget):
+class IndexPage(JobPage):
     """The catalog's figures and the Index button."""
 
     def __init__(
         self, session: CatalogSession, jobs: JobRunner, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.session, self.jobs = session, jobs
+        super().__init__(session, jobs, parent)
         self.report: IndexReport | None = None
         self.values = {name: QLabel("") for name in STAT_ROWS}
         form = QFormLayout()
@@ -95,7 +94,12 @@ class IndexPage(QWidget):
         box.addWidget(self.result, 1)
         self.session.opened.connect(self._opened)
         self.session.changed.connect(self.refresh)
-        self.jobs.idle.connect(self._update_buttons)
+        self.jobs.progress.connect(self._progress)
+        self.running = False
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        if self.running:
+            self.result.setPlainText(f"Indexing: {stage_name(stage).lower()}, {done} of {total}…")
 
     def _opened(self) -> None:
         self.report = None
@@ -107,7 +111,7 @@ class IndexPage(QWidget):
         if self.session.db is None:
             for label in self.values.values():
                 label.setText("")
-            self._update_buttons()
+            self.update_buttons()
             return
         s = catalog_stats(self.session.db)
         figures = {
@@ -121,10 +125,12 @@ class IndexPage(QWidget):
         }
         for name, text in figures.items():
             self.values[name].setText(text)
-        self._update_buttons()
+        self.update_buttons()
 
-    def _update_buttons(self) -> None:
-        self.index_button.setEnabled(not self.jobs.busy and self.session.db is not None)
+    def update_buttons(self) -> None:
+        if not self.jobs.busy:
+            self.running = False  # it ended, in a report or an error
+        self.index_button.setEnabled(self.free)
 
     def start(self) -> None:
         db, settings, embedders = (
@@ -148,10 +154,12 @@ class IndexPage(QWidget):
                 embedder.close()
 
         if self.jobs.run("Indexing", work, self.show_report, cancellable=True):
+            self.running = True
             self.result.setPlainText("Indexing…")
-            self._update_buttons()
+            self.update_buttons()
 
     def show_report(self, report: IndexReport) -> None:
+        self.running = False
         self.report = report
         self.result.setPlainText("\n".join(describe_index(report)))
         self.session.changed.emit()

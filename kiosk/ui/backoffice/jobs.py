@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from catalog.errors import CatalogError
 from catalog.progress import ProgressBar, ProgressFactory
@@ -24,9 +26,12 @@ from models.errors import ModelError
 
 from ...errors import KioskError
 from ..recognition import Task
+from .session import CatalogSession
 
 log = logging.getLogger(__name__)
 
+#: the open-file dialog's filter for labelled photo files (eval, calibrate)
+LABELLED_PHOTOS = "CSV files with image and sku columns (*.csv)"
 #: errors whose message is meant for people (one line naming the file, row or SKU)
 EXPECTED = (CatalogError, ModelError, KioskError, OSError)
 
@@ -35,6 +40,24 @@ def one_line(exc: BaseException) -> str:
     """What the status line and the message box say about ``exc``."""
     text = str(exc) if isinstance(exc, EXPECTED) else f"{type(exc).__name__}: {exc}"
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+#: what the stages of the library's progress bars are called on screen
+STAGES = {
+    "import": "Reading the product file",
+    "enroll": "Reading the photos",
+    "embed": "Embedding photos",
+    "index": "Adding to the search index",
+    "build index": "Building the search index",
+    "views": "Embedding synthetic views",
+    "eval": "Searching the photos",
+    "calibrate": "Searching the labelled photos",
+}
+
+
+def stage_name(stage: str) -> str:
+    """What a stage of the library's progress bars is called on screen."""
+    return STAGES.get(stage, stage)
 
 
 #: at most this often a progress signal (an import of 100,000 rows must not flood the GUI)
@@ -162,3 +185,29 @@ class JobRunner(QObject):
         if idle:
             self._task = self._done = None
         return idle
+
+
+class JobPage(QWidget):
+    """A tab whose work runs on the window's :class:`JobRunner`, on the open catalog;
+    ``update_buttons`` runs after every job."""
+
+    def __init__(self, session: CatalogSession, jobs: JobRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session, self.jobs = session, jobs
+        jobs.idle.connect(self.update_buttons)
+
+    @property
+    def free(self) -> bool:
+        """A catalog is open and no job runs: the page's buttons may start one."""
+        return not self.jobs.busy and self.session.db is not None
+
+    def update_buttons(self) -> None:
+        """Enable what can be done now (pages override it)."""
+
+    def ask_for_file(self, title: str, filter: str) -> Path | None:
+        """A file staff pick in the open-file dialog (None when they cancel)."""
+        name, _ = QFileDialog.getOpenFileName(self, title, "", filter)
+        return Path(name) if name else None
+
+    def choose_labelled_photos(self) -> Path | None:
+        return self.ask_for_file("Labelled photos (image, sku)", LABELLED_PHOTOS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -25,7 +26,7 @@ from catalog.listing import ListedProduct
 
 from ...sources import IMAGE_SUFFIXES
 from ..widgets import Thumbnails, clear_layout
-from .products import ProductTable, ProductTableModel, image_files, price_text
+from .products import ProductTable, ProductTableModel, image_files, plural, price_text
 from .session import CatalogSession
 
 #: the newest enrolled shots the detail pane shows
@@ -35,16 +36,20 @@ PICTURE_SIDE = 200
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
 
 
-def shot_pixmap(path: Path, side: int = SHOT_SIDE) -> QPixmap:
-    """A small picture of an enrolled shot read from its file (null when unreadable)."""
-    image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
-    if image is None:
-        return QPixmap()
+def bgr_pixmap(image: np.ndarray, side: int) -> QPixmap:
+    """An 8-bit BGR image (a photo or a camera frame) fitted in ``side`` pixels."""
+    image = np.ascontiguousarray(image)
     h, w = image.shape[:2]
     qimage = QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888).copy()
     return QPixmap.fromImage(qimage).scaled(
         side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
     )
+
+
+def shot_pixmap(path: Path, side: int = SHOT_SIDE) -> QPixmap:
+    """A small picture of an enrolled shot read from its file (null when unreadable)."""
+    image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
+    return QPixmap() if image is None else bgr_pixmap(image, side)
 
 
 class ProductDetail(QFrame):
@@ -115,8 +120,8 @@ class ProductDetail(QFrame):
             price_text(item) or "no price",
             p.aisle or "no aisle",
             " / ".join(x for x in (p.category, p.subcategory) if x) or "no category",
-            f"{item.catalog_photos} catalog photo(s), {item.enrolled_shots} enrolled shot(s), "
-            f"{item.embedded} embedded",
+            f"{plural(item.catalog_photos, 'catalog photo')}, "
+            f"{plural(item.enrolled_shots, 'enrolled shot')}, {item.embedded} embedded",
         ]
         self.facts.setText("\n".join(lines))
         newest = shots[-SHOWN_SHOTS:]
@@ -170,7 +175,7 @@ class ProductsPage(QWidget):
     def __init__(self, session: CatalogSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.thumbnails = Thumbnails(self._thumbnail)
+        self.thumbnails = Thumbnails(self.session.thumbnail)
         self.model = ProductTableModel(self.thumbnails, self)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter by name, SKU, category or aisle")
@@ -202,10 +207,6 @@ class ProductsPage(QWidget):
 
     def set_camera_available(self, available: bool) -> None:
         self.detail.camera_button.setVisible(available)
-
-    def _thumbnail(self, sku: str) -> bytes | None:
-        listing = self.session.listing
-        return listing.thumbnail(sku) if listing is not None else None
 
     def reload(self) -> None:
         """Read the list again (after a job changed the catalog), keeping the selection."""

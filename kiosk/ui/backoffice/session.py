@@ -53,6 +53,10 @@ class CatalogSession(QObject):
         create_catalog(path)
         self.open(path)
 
+    def thumbnail(self, sku: str) -> bytes | None:
+        """The product's catalog thumbnail (encoded), if the open catalog has one."""
+        return self.listing.thumbnail(sku) if self.listing is not None else None
+
     def require(self) -> Path:
         if self.db is None:
             raise RuntimeError("no catalog open")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -21,31 +22,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from catalog import EnrollItem, EnrollReport, enroll_images
+from catalog import EnrollItem, EnrollReport, enroll_frames, enroll_images
 from catalog.errors import CatalogError
 from catalog.settings import CatalogSettings
 
+from ...services import CameraFactory
 from .calibrate_page import CalibratePage
+from .camera_dialog import CameraDialog
 from .confusions_page import ConfusionsPage
 from .import_page import ImportPage
 from .index_page import IndexPage
-from .jobs import JobContext, JobRunner
+from .jobs import JobContext, JobRunner, stage_name
 from .products_page import ProductsPage
 from .session import CatalogSession, EmbedderFactory, catalog_embedder
 
 CATALOG_FILES = "Catalogs (*.db *.sqlite);;All files (*)"
-#: what the stages of the library's progress bars are called on screen
-STAGES = {
-    "import": "Reading the product file",
-    "enroll": "Reading the photos",
-    "embed": "Embedding photos",
-    "index": "Adding to the search index",
-    "build index": "Building the search index",
-    "views": "Embedding synthetic views",
-    "eval": "Searching the photos",
-    "calibrate": "Searching the labelled photos",
-}
-
 STYLE = """
 QLabel#heading { font-size: 22px; font-weight: 700; }
 QLabel#hint { color: #5b6b7a; }
@@ -83,13 +74,15 @@ class WelcomePage(QWidget):
 
 
 class BackofficeWindow(QMainWindow):
-    """The whole staff window; ``embedders`` opens the model for index, eval and calibrate."""
+    """The whole staff window; ``embedders`` opens the model for index, eval and calibrate,
+    ``camera`` (when there is one) the camera for taking photos of a product."""
 
     def __init__(
         self,
         settings: CatalogSettings | None = None,
         *,
         embedders: EmbedderFactory = catalog_embedder,
+        camera: CameraFactory | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -119,6 +112,10 @@ class BackofficeWindow(QMainWindow):
         self._build_menu()
         self._build_status()
         self.products.enrol.connect(self.enrol)
+        self.camera = camera
+        self.camera_dialog: CameraDialog | None = None
+        self.products.set_camera_available(camera is not None)
+        self.products.camera.connect(self.open_camera)
         self.session.opened.connect(self._opened)
         self.session.changed.connect(self.products.reload)
         self.jobs.started.connect(self._job_started)
@@ -224,6 +221,37 @@ class BackofficeWindow(QMainWindow):
         def work(ctx: JobContext) -> EnrollReport:
             return enroll_images(db, items, settings=settings, progress=ctx.progress)
 
+        self._enrol_job(sku, work)
+
+    def open_camera(self, sku: str) -> None:
+        """Take photos of ``sku`` with the camera; they are enrolled when staff say so."""
+        if self.camera is None:
+            return
+        row = self.products.model.row_of(sku)
+        name = self.products.model.item(row).product.name if row is not None else sku
+        dialog = CameraDialog(sku, name, self.camera, self)
+        dialog.accepted.connect(lambda: self.enrol_frames(sku, dialog.frames))
+        dialog.finished.connect(self._camera_closed)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.camera_dialog = dialog
+        dialog.open()
+        dialog.start()
+
+    def _camera_closed(self, _result: int) -> None:
+        self.camera_dialog = None
+
+    def enrol_frames(self, sku: str, frames: list[np.ndarray]) -> None:
+        """Enrol camera frames for ``sku`` (saved beside the catalog, as the kiosk does)."""
+        db, settings, kept = self.session.require(), self.session.settings, list(frames)
+        if not kept:
+            return
+
+        def work(ctx: JobContext) -> EnrollReport:
+            return enroll_frames(db, sku, kept, settings=settings)
+
+        self._enrol_job(sku, work)
+
+    def _enrol_job(self, sku: str, work: Callable[[JobContext], EnrollReport]) -> None:
         def done(report: EnrollReport) -> None:
             self.session.changed.emit()
             line = (
@@ -250,7 +278,7 @@ class BackofficeWindow(QMainWindow):
     def _job_progress(self, stage: str, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(min(done, total))
-        self.progress.setFormat(f"{STAGES.get(stage, stage)} %v/%m")
+        self.progress.setFormat(f"{stage_name(stage)} %v/%m")
         self.progress.setTextVisible(True)
 
     def cancel_job(self) -> None:
@@ -265,7 +293,10 @@ class BackofficeWindow(QMainWindow):
             self.say(f"{self.jobs.title}: done")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop the running job (keeping what it committed) before the window goes."""
+        """Stop the camera and the running job (keeping what it committed) before the window
+        goes."""
+        if self.camera_dialog is not None:
+            self.camera_dialog.reject()
         self.jobs.shutdown()
         self.session.close()
         super().closeEvent(event)
