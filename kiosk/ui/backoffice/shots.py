@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     kiosk = load_settings()
     assets = build_demo(kiosk.cache_dir)
     work = Path(tempfile.mkdtemp(prefix="aislelens-staff-shots-"))
-    os.chdir(work)  # the window names files as they are given: relative, not /tmp/…
+    os.chdir(work)  # the window shows file names as given: short, not a temporary folder
     window = BackofficeWindow()
     window.resize(1280, 800)
     window.show()
