@@ -34,7 +34,15 @@ from .adaptation import Adaptation, ProductVectors, fit_adaptation, prototypes
 from .atomic import fsync_path
 from .augment import synthetic_views
 from .calibration import PESSIMISM, Samples, choose_thresholds, cross_validation_samples
-from .db import get_meta, open_catalog, revisions, set_meta, utc_now, write_lock
+from .db import (
+    get_meta,
+    open_catalog,
+    open_catalog_readonly,
+    revisions,
+    set_meta,
+    utc_now,
+    write_lock,
+)
 from .decisions import DecisionThresholds
 from .errors import CatalogError
 from .imagefiles import resolve_stored, sha256_file
@@ -456,22 +464,39 @@ def calibrate_catalog(
     with write_lock(db_path):
         db = open_catalog(db_path)
         try:
-            bundle_id = get_meta(db, "bundle_id") or ""
-            stored = load_adaptation(db, bundle_id)
-            if stored is None:
-                raise CatalogError(
-                    f"{db_path}: no current store adaptation to calibrate (it needs enrolled "
-                    f"shots): enrol in-store shots, then run `aislelens catalog index --db "
-                    f"{db_path}`"
-                )
-            if scans is None:
-                products = load_product_vectors(db, stored.adaptation.dim, bundle_id)
-                protos = prototypes(stored.adaptation, products)
-                samples = cross_validation_samples(stored.adaptation, products, protos)
-                thresholds = choose_thresholds(samples, target, pessimism=PESSIMISM)
-            else:
-                thresholds = choose_thresholds(scans, target)
+            thresholds = _choose_thresholds(db, db_path, scans, target)
             store_thresholds(db, thresholds)
         finally:
             db.close()
     return thresholds
+
+
+def propose_thresholds(
+    db_path: str | os.PathLike[str], *, scans: Samples | None = None, target: float
+) -> DecisionThresholds:
+    """What :func:`calibrate_catalog` would choose now, read-only: nothing is stored."""
+    db_path = Path(db_path)
+    db = open_catalog_readonly(db_path)
+    try:
+        return _choose_thresholds(db, db_path, scans, target)
+    finally:
+        db.close()
+
+
+def _choose_thresholds(
+    db: Database, db_path: Path, scans: Samples | None, target: float
+) -> DecisionThresholds:
+    bundle_id = get_meta(db, "bundle_id") or ""
+    stored = load_adaptation(db, bundle_id)
+    if stored is None:
+        raise CatalogError(
+            f"{db_path}: no current store adaptation to calibrate (it needs enrolled "
+            f"shots): enrol in-store shots, then run `aislelens catalog index --db "
+            f"{db_path}`"
+        )
+    if scans is not None:
+        return choose_thresholds(scans, target)
+    products = load_product_vectors(db, stored.adaptation.dim, bundle_id)
+    protos = prototypes(stored.adaptation, products)
+    samples = cross_validation_samples(stored.adaptation, products, protos)
+    return choose_thresholds(samples, target, pessimism=PESSIMISM)

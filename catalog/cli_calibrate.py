@@ -6,15 +6,12 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 
 from .adapter import calibrate_catalog
-from .calibration import DEFAULT_TARGET, MIN_FOUND, Samples
+from .calibration import DEFAULT_TARGET
 from .cli_common import db_option, echo_list, open_embedder, progress_bar, settings_of
 from .decisions import describe_found
-from .errors import CatalogError
-from .evaluate import CANDIDATES, embed_queries, read_queries
-from .finder import open_finder
+from .labelled import labelled_samples, require_enough
 
 
 @click.command()
@@ -51,47 +48,17 @@ def calibrate(
     scans = None
     skipped: list[str] = []
     if queries is not None:
-        items, issues = read_queries(queries)
-        skipped = [str(i) for i in issues]
-        finder = open_finder(db, settings=settings)
-        if finder.adaptation is None:
-            finder.close()
-            raise CatalogError(
-                f"{db}: no current store adaptation to calibrate (it needs enrolled shots); "
-                f"enrol in-store shots and run `aislelens catalog index --db {db}` first"
-            )
-        embedder = None
+        embedder, _ = open_embedder(db, None, None)
         try:
-            embedder, _ = open_embedder(db, None, None)
-            result = embed_queries(
-                embedder, items, settings=settings, progress=progress_bar, label="calibrate"
+            scans, skipped = labelled_samples(
+                db, queries, embedder, settings=settings, progress=progress_bar
             )
-            skipped += [f"row {items[i].row}: {why}" for i, why in result.failed]
-            score, margin, correct, top = [], [], [], []
-            for vector, i in zip(result.vectors, result.ok, strict=True):
-                found = finder.search_vector(vector, k=CANDIDATES)
-                skus = [m.product.sku for m in found.matches]
-                score.append(found.matches[0].score if found.matches else -1.0)
-                margin.append(found.margin)
-                correct.append(bool(skus) and skus[0] == items[i].sku)
-                top.append(items[i].sku in skus)
         finally:
-            finder.close()
-            if embedder is not None:
-                embedder.close()
-        scans = Samples(
-            np.array(score),
-            np.array(margin),
-            np.array(correct, bool),
-            np.array(top, bool),
-            f"labelled photos ({queries.name})",
-        )
-    if scans is not None and len(scans) < MIN_FOUND:
+            embedder.close()
+    if scans is not None and queries is not None:
         echo_list("skipped", skipped)
-        raise CatalogError(
-            f"{queries}: {len(scans)} usable labelled photos, at least {MIN_FOUND} are needed "
-            "to calibrate on; the stored thresholds are unchanged"
-        )
+        skipped = []
+        require_enough(scans, queries)
     t = calibrate_catalog(db, scans=scans, target=target, settings=settings)
     if as_json:
         click.echo(json.dumps(json.loads(t.to_json()), ensure_ascii=False))

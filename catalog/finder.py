@@ -27,7 +27,14 @@ from .db import get_meta, index_paths, open_catalog_readonly, reading, revisions
 from .decisions import DEFAULT_THRESHOLDS, DecisionThresholds
 from .errors import BundleMismatchError, IndexFileError
 from .index_store import IndexMeta, catalog_dim, iter_db_vectors, load_index_checked
-from .products import browse, categories, product_by_sku, products_by_id, products_by_sku
+from .products import (
+    browse,
+    categories,
+    product_by_sku,
+    product_thumbnail,
+    products_by_id,
+    products_by_sku,
+)
 from .settings import CatalogSettings
 from .textsearch import Vocabulary, find_text
 from .types import CatalogSummary, Match, MatchKind, Product, SearchResult, TextHit
@@ -396,12 +403,7 @@ class CatalogFinder:
     @_reads
     def thumbnail(self, sku: str) -> bytes | None:
         with self._lock:
-            row = self._db.conn.execute(
-                "SELECT t.data FROM thumbnails t JOIN images i ON i.id = t.image_id "
-                "JOIN products p ON p.id = i.product_id WHERE p.sku = ? ORDER BY i.id LIMIT 1",
-                [sku],
-            ).fetchone()
-        return bytes(row[0]) if row else None
+            return product_thumbnail(self._db, sku)
 
     @_reads
     def summary(self) -> CatalogSummary:

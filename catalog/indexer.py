@@ -4,7 +4,8 @@ Images are embedded in chunks (``settings.commit_every``), each committed in its
 transaction, so a run killed at any point keeps everything embedded so far and a rerun carries
 on. An image is re-embedded only when its content hash changed; the hash is recomputed only when
 the file's size or modification time changed. Images that cannot be decoded are recorded with
-the reason and skipped until their file changes.
+the reason and skipped until their file changes. A caller may also stop a run (``should_stop``):
+it ends after the batch in hand, like an interrupted run, keeping every chunk committed so far.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,10 +50,17 @@ class IndexReport:
     embed_seconds: float = 0.0
     index: IndexSyncReport | None = None
     adaptation: AdaptReport | None = None
+    #: stopped by ``should_stop``: ``embedded`` photos are kept, the index and the store
+    #: adaptation were left as they were (the next run brings them up to date)
+    cancelled: bool = False
 
     @property
     def images_per_s(self) -> float:
         return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
+
+class _Stopped(Exception):
+    """``should_stop()`` turned true while a chunk was being embedded."""
 
 
 @dataclass
@@ -147,12 +156,23 @@ def _store_chunk(
     report: IndexReport,
     settings: CatalogSettings,
     bar: ProgressBar,
+    should_stop: Callable[[], bool] | None,
 ) -> None:
+    tick = ticker(bar)
+    done = 0
+
+    def tick_or_stop(n: int) -> None:
+        nonlocal done
+        tick(n)
+        done += n
+        if done < len(chunk) and should_stop is not None and should_stop():
+            raise _Stopped  # the chunk in hand is dropped: nothing of it was written yet
+
     result = embedder.embed_files(
         [str(t.path) for t in chunk],
         batch_size=settings.batch_size,
         workers=settings.decode_workers,
-        progress=ticker(bar),
+        progress=tick_or_stop,
     )
     now = utc_now()
     with db.atomic():
@@ -189,6 +209,7 @@ def index_catalog(
     progress: ProgressFactory | None = None,
     bundle_ref: str | None = None,
     verify: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> IndexReport:
     """Embed what is new or changed with ``embedder``, then update or rebuild the index.
 
@@ -198,6 +219,9 @@ def index_catalog(
     path; default: what the catalog already records for this bundle, else the bundle's name).
     ``verify``: first look for stored vectors damaged on disk and redo them (reads them all;
     the kiosk's own quick re-index after teaching a product skips it).
+    ``should_stop``: asked after every embedded batch; once it returns True the run stops
+    with ``report.cancelled`` set, keeping the chunks already committed (``report.embedded``)
+    and leaving the index and the store adaptation for the next run.
     """
     settings = settings or CatalogSettings()
     db_path = Path(db_path)
@@ -222,6 +246,8 @@ def index_catalog(
             started = time.perf_counter()
             try:
                 for start in range(0, len(todo), settings.commit_every):
+                    if should_stop is not None and should_stop():
+                        raise _Stopped
                     _store_chunk(
                         db,
                         embedder,
@@ -229,12 +255,18 @@ def index_catalog(
                         report,
                         settings,
                         bar,
+                        should_stop,
                     )
+            except _Stopped:
+                report.cancelled = True
             finally:
                 bar.close()
             report.embed_seconds = time.perf_counter() - started
             for sku, reason in report.failed:
                 log.warning("skipping %s: %s", sku, reason)
+            if report.cancelled:
+                log.info("index stopped on request: %d photos embedded and kept", report.embedded)
+                return report
             report.index = sync_index(db, db_path, settings, rebuild=rebuild, progress=progress)
             report.adaptation = refit_adaptation(
                 db,

@@ -80,6 +80,16 @@ def products_by_sku(db: Database, skus: Iterable[str]) -> dict[str, Product]:
     return out
 
 
+def product_thumbnail(db: Database, sku: str) -> bytes | None:
+    """The encoded display thumbnail of the product's first catalog photo, if it has one."""
+    row = db.execute(
+        "SELECT t.data FROM thumbnails t JOIN images i ON i.id = t.image_id "
+        "JOIN products p ON p.id = i.product_id WHERE p.sku = ? ORDER BY i.id LIMIT 1",
+        [sku],
+    ).fetchone()
+    return bytes(row[0]) if row else None
+
+
 def categories(db: Database) -> list[str]:
     """Non-empty categories, alphabetically."""
     rows = db.execute(

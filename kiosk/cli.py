@@ -1,7 +1,8 @@
 """The ``aislelens`` command: one entry point with sub-command groups.
 
-``aislelens models …`` (model bundles), ``aislelens catalog …`` (the staff tool) and
-``aislelens kiosk`` (the shopper app). Library errors become a one-line message and exit
+``aislelens models …`` (model bundles), ``aislelens catalog …`` (the staff tool),
+``aislelens staff`` (the same tool as a desktop window) and ``aislelens kiosk`` (the shopper
+app). Library errors become a one-line message and exit
 status 2 here; nothing below this module prints or exits.
 """
 
@@ -170,6 +171,66 @@ def kiosk(
         exit_when_ready=exit_when_ready,
         run_for_s=run_for_s,
     )
+    if status:
+        raise click.exceptions.Exit(status)
+
+
+@cli.command()
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Catalog database to open (else choose or create one in the window).",
+)
+@click.option(
+    "--camera",
+    "camera_source",
+    metavar="SOURCE",
+    help="A camera to take product photos with: device index, stream URL, video file or image "
+    "folder (as the kiosk's --camera); without it photos are enrolled from files.",
+)
+@click.option(
+    "--platform",
+    "qt_platform",
+    metavar="NAME",
+    help="Qt platform: xcb (X11), wayland, or offscreen; default: $QT_QPA_PLATFORM, else the "
+    "session's.",
+)
+def staff(db: Path | None, camera_source: str | None, qt_platform: str | None) -> None:
+    """Open the staff window on the back-office PC: the catalog tool with a mouse.
+
+    Open or create a catalog; import a product file (checked by a dry run first, its problems
+    listed by row and column, then imported); see the products with their pictures, prices,
+    aisles and photo counts; enrol photos by dropping image files on a product (or take them
+    with --camera); index with a
+    progress bar and Cancel (what is embedded is kept); see the most confused product pairs;
+    calibrate when the kiosk says "We found it". Each does what the matching `aislelens
+    catalog` command does. Not the kiosk's own staff page (behind its PIN).
+
+    \b
+    Examples:
+      aislelens staff --db store.db
+      aislelens staff --db store.db --camera 0
+      aislelens staff                      # choose or create the catalog in the window
+    """
+    from catalog.listing import CatalogListing
+    from catalog.settings import CatalogSettings
+
+    settings = CatalogSettings.from_env()
+    if db is not None:  # a wrong --db is one line here, before any window opens
+        CatalogListing(db).close()
+    if qt_platform:
+        os.environ["QT_QPA_PLATFORM"] = qt_platform
+    check_display()
+    from .ui.backoffice.app import run_backoffice
+
+    camera = None
+    if camera_source is not None:
+        from functools import partial
+
+        from .sources import open_source
+
+        camera = partial(open_source, camera_source, fps=15.0)
+    status = run_backoffice(db, settings, camera)
     if status:
         raise click.exceptions.Exit(status)
 

@@ -34,8 +34,9 @@ class _ShotBackend(DemoBackend):
         return self.still.open
 
 
-def _wait(app: QApplication, done: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Run the event loop (no sleeping on the GUI thread) until ``done()``."""
+def wait_until(app: QApplication, done: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Run the event loop (no sleeping on the GUI thread) until ``done()`` (also used by the
+    staff window's screenshots)."""
     loop = QEventLoop()
     poll = QTimer()
 
@@ -52,7 +53,7 @@ def _wait(app: QApplication, done: Callable[[], bool], timeout: float = 20.0) ->
         raise TimeoutError("the window did not reach the expected state")
 
 
-def _settle(app: QApplication, seconds: float = 0.4) -> None:
+def settle(app: QApplication, seconds: float = 0.4) -> None:
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
@@ -78,20 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     window.start()
     window.resize(1280, 800)
     c = window.controller
-    _wait(app, lambda: c.services is not None and window.scan.preview.has_frame, 120)
+    wait_until(app, lambda: c.services is not None and window.scan.preview.has_frame, 120)
     suffix = "" if args.language == "en" else f"-{args.language}"
 
     def shoot(name: str) -> None:
-        _settle(app)
+        settle(app)
         window.grab().save(str(args.out / f"{name}{suffix}.{args.format}"), quality=88)
         print("saved", name + suffix)
 
     def scan(frame, state: str) -> None:
         window.stack.setCurrentWidget(window.scan)
         still.show(frame)
-        _settle(app, 0.3)
+        settle(app, 0.3)
         window.find_now()
-        _wait(app, lambda: window.scan.panel.state == state)
+        wait_until(app, lambda: window.scan.panel.state == state)
 
     try:
         _tour(
@@ -117,7 +118,7 @@ def _tour(app, window, still, shoot, scan, pin: str, language: str) -> None:
     shoot("05-no-match")
     window.open_page(window.search)
     window.search.keyboard.type_text("c")  # several results above the keyboard
-    _wait(app, lambda: window.search.model.rowCount() > 0)
+    wait_until(app, lambda: window.search.model.rowCount() > 0)
     shoot("06-search-keyboard")
     window.go_back()
     window.open_browse("Fruit & veg")
@@ -127,18 +128,18 @@ def _tour(app, window, still, shoot, scan, pin: str, language: str) -> None:
     window.wake()
     window.open_page(window.pin.parentWidget())
     window.pin.enter(pin)
-    _settle(app, 1.2)
+    settle(app, 1.2)
     shoot("09-staff")
     window.open_teach()  # shots taken, not saved: the cached demo catalog stays as it is
     window.teach.start("DEMO-016")
     still.show(product_frame("DEMO-016", seed=2))
-    _wait(
+    wait_until(
         app, lambda: window.teach.collector is not None and len(window.teach.collector.shots) >= 3
     )
     shoot("11-teach")
     window.leave_staff()
     still.unplug()
-    _wait(app, lambda: bool(window.scan.preview.overlay))
+    wait_until(app, lambda: bool(window.scan.preview.overlay))
     shoot("10-camera-unavailable")
 
 
