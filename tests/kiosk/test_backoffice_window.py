@@ -166,6 +166,7 @@ def test_import_shows_the_dry_run_report_then_imports_on_request(
         f"A2,Bad price,-3,Aisle 2,{images / 'DEMO-005.png'}\n"
         f"A3,Lost photo,2.00,Aisle 4,{tmp_path / 'gone.jpg'}\n"
         f"A4,Oat drink,2.20,Aisle 2,{images / 'DEMO-006.png'}\n"
+        f"A5,Free sample,0,Aisle 2,{images / 'DEMO-008.png'}\n"
     )
     window = make_staff_window()
     db = tmp_path / "store.db"
@@ -177,21 +178,27 @@ def test_import_shows_the_dry_run_report_then_imports_on_request(
     wait_idle(qtbot, window)
     assert page.report is not None and page.report.dry_run
     rows = [
-        tuple(page.issues.item(r, c).text() for c in range(3))
+        tuple(page.issues.item(r, c).text() for c in range(4))
         for r in range(page.issues.rowCount())
     ]
-    assert [(row, column) for row, column, _ in rows] == [("3", "price"), ("4", "image")]
+    assert [(row, column, kind) for row, column, _, kind in rows] == [
+        ("3", "price", "problem: not imported"),
+        ("4", "image", "problem: not imported"),
+        ("6", "price", "warning: imported"),  # a zero price is imported, and pointed out
+    ]
     assert rows[1][2].startswith("no such image file")
-    assert "Would import products.csv: 2 new" in page.summary.text()
+    assert "Would import products.csv: 3 new" in page.summary.text()
+    assert "1 warning" in page.summary.text()
     assert count(db, "SELECT count(*) FROM products") == 0  # the dry run wrote nothing
     assert page.import_button.isEnabled()
     qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
-    assert not page.report.dry_run and "Imported products.csv: 2 new" in page.summary.text()
+    assert not page.report.dry_run and "Imported products.csv: 3 new" in page.summary.text()
     with sqlite3.connect(db) as conn:
-        assert [r[0] for r in conn.execute("SELECT sku FROM products ORDER BY sku")] == ["A1", "A4"]
+        skus = [r[0] for r in conn.execute("SELECT sku FROM products ORDER BY sku")]
+    assert skus == ["A1", "A4", "A5"]
     assert not page.import_button.isEnabled()  # imported: nothing more to press
-    assert [window.products.model.item(r).product.sku for r in range(2)] == ["A1", "A4"]
+    assert sorted(window.products.model.item(r).product.sku for r in range(3)) == skus
 
 
 def test_an_unreadable_product_file_is_one_line_and_writes_nothing(

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 
 from catalog.adapter import calibrate_catalog, propose_thresholds
 from catalog.calibration import DEFAULT_TARGET, Samples
+from catalog.cli_common import plural
 from catalog.decisions import DecisionThresholds
 from catalog.labelled import labelled_samples, require_enough
 
 from .jobs import JobContext, JobPage, JobRunner
-from .products import plural
 from .session import CatalogSession
 
 ROWS = (

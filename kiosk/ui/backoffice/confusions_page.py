@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from catalog import Confusion, EvalReport, Query, evaluate_queries, open_finder, read_queries
+from catalog.cli_common import plural
 from catalog.errors import CatalogError
 from catalog.types import Product
 
 from ..widgets import Thumbnails, clear_layout
 from .jobs import JobContext, JobPage, JobRunner
-from .products import picture_of, plural
+from .products import picture_of
 from .session import CatalogSession
 
 PAIR_SIDE = 120

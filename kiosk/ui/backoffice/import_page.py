@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from catalog import ImportReport, import_products
+from catalog.cli_common import plural
 
 from .jobs import JobContext, JobPage, JobRunner
 from .session import CatalogSession
@@ -59,8 +60,8 @@ class ImportPage(JobPage):
         self.summary = QLabel("")
         self.summary.setObjectName("summary")
         self.summary.setWordWrap(True)
-        self.issues = QTableWidget(0, 3)
-        self.issues.setHorizontalHeaderLabels(["Row", "Column", "Reason"])
+        self.issues = QTableWidget(0, 4)  # problems (the row is left out), then warnings
+        self.issues.setHorizontalHeaderLabels(["Row", "Column", "Reason", ""])
         self.issues.verticalHeader().setVisible(False)
         self.issues.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.issues.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -69,6 +70,7 @@ class ImportPage(JobPage):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.without_images = QLabel("")
         self.without_images.setWordWrap(True)
         self.without_images.setObjectName("hint")
@@ -140,16 +142,19 @@ class ImportPage(JobPage):
         self.summary.setText(
             summary(report)
             + ("" if report.issues else ", no problems")
+            + (f", {plural(len(report.warnings), 'warning')}" if report.warnings else "")
             + (
                 ". Nothing is written until you press Import."
                 if report.dry_run
                 else ". Next: index the new photos (Index tab)."
             )
         )
-        self.issues.setRowCount(len(report.issues))
-        for i, issue in enumerate(report.issues):
-            for col, text in enumerate((str(issue.row), issue.column, issue.reason)):
-                self.issues.setItem(i, col, QTableWidgetItem(text))
+        listed = [(i, "problem: not imported") for i in report.issues]
+        listed += [(i, "warning: imported") for i in report.warnings]
+        self.issues.setRowCount(len(listed))
+        for r, (issue, kind) in enumerate(listed):
+            for col, text in enumerate((str(issue.row), issue.column, issue.reason, kind)):
+                self.issues.setItem(r, col, QTableWidgetItem(text))
         self.issues.resizeRowsToContents()
         missing = report.without_images
         self.without_images.setText(

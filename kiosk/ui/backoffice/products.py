@@ -69,11 +69,6 @@ def picture_of(thumbnails: Thumbnails, sku: str, name: str, side: int) -> QPixma
     )
 
 
-def plural(n: int, noun: str) -> str:
-    """``n`` and the noun, with an s unless there is one: "1 photo", "2 photos"."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def price_text(item: ListedProduct) -> str:
     p = item.product
     return "" if p.price is None else f"{p.price:.2f} {p.currency}"

@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from catalog.cli_common import plural
 from catalog.enroll import enrolled_shots
 from catalog.listing import ListedProduct
 
 from ...sources import IMAGE_SUFFIXES
 from ..widgets import Thumbnails, clear_layout
-from .products import ProductTable, ProductTableModel, image_files, plural, price_text
+from .products import ProductTable, ProductTableModel, image_files, price_text
 from .session import CatalogSession
 
 #: the newest enrolled shots the detail pane shows
