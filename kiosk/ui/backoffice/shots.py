@@ -37,8 +37,8 @@ FRAMES_PER_SHOT = 3
 
 
 def broken_products_file(assets: DemoAssets, folder: Path) -> Path:
-    """The demo's product file (images where the demo keeps them) and two new products whose
-    rows staff must fix."""
+    """The demo's product file (images where the demo keeps them) two new products whose
+    rows staff must fix, and a "goes well with" naming a product that is not there."""
     rows = json.loads(assets.products_file.read_text())
     for row in rows:
         row["images"] = [str(assets.root / p) for p in row["images"]]
@@ -47,6 +47,7 @@ def broken_products_file(assets: DemoAssets, folder: Path) -> Path:
         4, {"sku": "NEW-101", "name": "Mint Tea", "price": "three euros", "images": picture}
     )
     rows.append({"sku": "NEW-102", "price": 2.1, "aisle": "Aisle 2", "images": picture})
+    rows[2]["related"] = [*rows[2].get("related", []), "DEMO-099"]  # a warning: no such product
     path = folder / "products.json"
     path.write_text(json.dumps(rows, indent=1))
     return path
