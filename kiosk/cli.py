@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -171,8 +172,28 @@ def kiosk(
         exit_when_ready=exit_when_ready,
         run_for_s=run_for_s,
     )
+    from .ui.app import RESTART_STATUS
+
+    if status == RESTART_STATUS:
+        restart_in_place(settings)
     if status:
         raise click.exceptions.Exit(status)
+
+
+def restart_in_place(settings: Any) -> NoReturn:
+    """Start the kiosk again in this process (same pid, same command line: under cage and
+    systemd nothing else notices), after counting the start as ``update --boot`` does for a
+    release on probation."""
+    from .releases import UpdateState, boot_check
+
+    try:
+        u = settings.update
+        boot_check(UpdateState(settings.data_dir / "updates"), u.max_start_attempts, u.kiosk_id)
+    except OSError as exc:
+        click.echo(f"warning: the start was not counted: {exc}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)
 
 
 @cli.command()
@@ -391,7 +412,7 @@ def update(config_file: Path | None, once: bool, boot: bool, show_status: bool) 
         raise click.UsageError(f"{u.trusted_root}: cannot read the trusted root ({exc})") from None
     updater = KioskUpdater(
         state, u.repository_url, root, channel=u.channel, kiosk_id=u.kiosk_id,
-        timeout_s=u.timeout_s,
+        timeout_s=u.timeout_s, recognition=settings.recognition,
     )  # fmt: skip
     while True:
         outcome = updater.check_once()

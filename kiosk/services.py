@@ -57,6 +57,8 @@ class KioskServices:
     catalog_db: Path | None = None
     demo: bool = False  # the built-in demo shop
     recognizer: Recognizer = field(init=False)
+    #: a catalog version on disk this kiosk cannot search (see :meth:`newer_finder`)
+    _unusable_version: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.recognizer = Recognizer(self.embedder, lambda: self.finder, self.settings, self.cache)
@@ -68,16 +70,40 @@ class KioskServices:
         """
         if self.catalog_db is None:
             return None
-        if catalog_version_on_disk(self.catalog_db) == self.finder.catalog_version:
+        version = catalog_version_on_disk(self.catalog_db)
+        if version in (self.finder.catalog_version, self._unusable_version):
             return None
         try:
             return open_finder(self.catalog_db, bundle_id=self.embedder.model_id)
         except BundleMismatchError as exc:
-            if self.settings.bundle is not None:
-                raise  # the settings name the model: the catalog is wrong for this kiosk
-            raise ModelChangedError(
-                f"the new catalog needs another model than {self.embedder.model_id} ({exc})"
+            why = None if self.demo else self._restart_would_not_serve(self.catalog_db)
+            if why is None and not self.demo:
+                raise ModelChangedError(
+                    f"the new catalog needs another model than {self.embedder.model_id}"
+                ) from None
+            self._unusable_version = version  # said once, not at every poll
+            raise BundleMismatchError(
+                f"{exc}; {why or 'the demo keeps its own model'}: still searching catalog "
+                f"{self.finder.catalog_version}"
             ) from None
+
+    def _restart_would_not_serve(self, db: Path) -> str | None:
+        """Why a restart would not serve catalog ``db`` either (None: it would). Loads the
+        model a start would open, once per catalog version, on the pool."""
+        ref, stored = catalog_bundle(db)
+        bundle, precision = bundle_choice(self.settings, ref, stored)
+        try:
+            probe = ImageEmbedder.open(bundle, precision, threads=1)
+        except ModelError as exc:
+            return f"its model does not open here ({exc})"
+        try:
+            open_finder(db, bundle_id=probe.model_id).close()
+        except CatalogError:
+            pinned = "bundle" if self.settings.bundle is not None else "precision"
+            return f"the settings' {pinned} ({probe.model_id}) cannot search it"
+        finally:
+            probe.close()
+        return None
 
     def swap_finder(self, finder: ProductFinder) -> ProductFinder:
         """Search ``finder`` from now on; returns the old one (close it once no scan uses it).
@@ -118,16 +144,24 @@ def make_services(
     return KioskServices(embedder, finder, cache, settings.recognition, catalog_db, demo)
 
 
+def bundle_choice(
+    r: RecognitionSettings, ref: str | None, stored: str | None
+) -> tuple[str | None, str]:
+    """(bundle, precision) the kiosk opens: the settings' bundle, else ``ref`` (the one a
+    catalog was indexed with, at its ``stored`` precision unless the settings name one)."""
+    bundle, precision = r.bundle, str(r.precision)
+    if bundle is None and ref is not None:
+        bundle = ref
+        precision = stored if precision == "auto" and stored else precision
+    return bundle, precision
+
+
 def open_embedder(settings: KioskSettings, catalog_db: Path | None = None) -> ImageEmbedder:
     """The model bundle the settings name (else the one ``catalog_db`` was indexed with, which
     a release may carry beside it), with a core of headroom for the UI."""
     r = settings.recognition
-    bundle, precision = r.bundle, str(r.precision)
-    if bundle is None and catalog_db is not None:
-        ref, stored = catalog_bundle(catalog_db)
-        if ref is not None:
-            bundle = ref
-            precision = stored if precision == "auto" and stored else precision
+    ref, stored = catalog_bundle(catalog_db) if catalog_db is not None else (None, None)
+    bundle, precision = bundle_choice(r, ref, stored)
     return ImageEmbedder.open(bundle, precision, threads=r.threads, headroom=r.headroom)
 
 

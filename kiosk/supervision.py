@@ -57,6 +57,13 @@ class Supervisor:
         if not self.stopped:
             self._send("WATCHDOG=1")
 
+    def reloading(self, status: str) -> None:
+        """The kiosk is starting again in place (same process, a new model): READY=1 follows
+        from the new start. Not STOPPING=1, which would have systemd stop the unit."""
+        if not self.stopped:
+            self.stopped = True
+            self._send(f"RELOADING=1\nSTATUS={status}")
+
     def stopping(self) -> None:
         if not self.stopped:
             self.stopped = True

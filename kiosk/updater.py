@@ -54,6 +54,8 @@ from catalog.publish import (
 from models import ImageEmbedder, ModelError
 
 from .releases import Outcome, UpdateState, default_kiosk_id, fsync_dir, report_of
+from .services import bundle_choice
+from .settings import RecognitionSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,17 @@ def _crash_point(step: str) -> None:
 
 
 def health_check(
-    folder: Path, release: Release, opener: EmbedderOpener | None = None
+    folder: Path,
+    release: Release,
+    opener: EmbedderOpener | None = None,
+    recognition: RecognitionSettings | None = None,
 ) -> tuple[bool, str]:
     """Does the unpacked release work here: its bundle loads, its catalog opens with it (made by
-    the same bundle: no mix and match), and its self-test scan scores as when published."""
+    the same bundle: no mix and match), and its self-test scan scores as when published.
+
+    ``recognition``: the kiosk's settings. When they name a bundle or a precision, that is
+    the model the kiosk will open, so a release made with another one is refused here,
+    before the switch. ``opener`` (tests, benchmarks): a shared embedder, not closed."""
     db = folder / RELEASE_DB
     try:
         rdb = open_catalog_readonly(db)
@@ -103,12 +112,20 @@ def health_check(
             ref = str(folder / "bundles" / release.bundle_name)
         if not ref:
             return False, "the catalog names no bundle"
-        open_it = opener or (lambda r, p: ImageEmbedder.open(r, p or "auto"))
-        embedder = open_it(ref, precision)
+        if opener is not None:
+            embedder = opener(ref, precision)
+        else:
+            bundle, chosen = bundle_choice(recognition or RecognitionSettings(), ref, precision)
+            embedder = ImageEmbedder.open(bundle, chosen)
         try:
             if embedder.model_id != release.bundle:
+                pins = recognition is not None and (
+                    recognition.bundle is not None or recognition.precision != "auto"
+                )
+                pinned = " (the kiosk's settings choose it)" if pins else ""
                 return False, (
-                    f"the bundle is {embedder.model_id}, the catalog was made with {release.bundle}"
+                    f"the bundle is {embedder.model_id}{pinned}, the catalog was made with "
+                    f"{release.bundle}"
                 )
             open_finder(db, bundle_id=embedder.model_id).close()
             measured = run_selftest(db, embedder, list(release.selftest.get("image_ids", [])))
@@ -135,6 +152,7 @@ class KioskUpdater:
         opener: EmbedderOpener | None = None,
         timeout_s: float = 30.0,
         health: Callable[[Path, Release], tuple[bool, str]] | None = None,
+        recognition: RecognitionSettings | None = None,
     ) -> None:
         self.state = state.make()
         self.url = url.rstrip("/") + "/"
@@ -143,7 +161,9 @@ class KioskUpdater:
         self.kiosk_id = kiosk_id or default_kiosk_id()
         self.opener = opener
         self.timeout_s = timeout_s
-        self.health = health or (lambda folder, rel: health_check(folder, rel, self.opener))
+        self.health = health or (
+            lambda folder, rel: health_check(folder, rel, self.opener, recognition)
+        )
 
     def _updater(self) -> Updater:
         tuf_dir = self.state.top / "tuf"

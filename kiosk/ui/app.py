@@ -27,9 +27,11 @@ from .qtfix import guard_singleton_refcounts
 
 log = logging.getLogger(__name__)
 
-#: the exit status of a kiosk that restarts to load a new release's model (EX_TEMPFAIL): its
-#: systemd unit (Restart=on-failure) starts it again, on the new bundle
+#: what :func:`run_kiosk` returns when the kiosk must start again to load a new release's model
+#: (EX_TEMPFAIL): ``aislelens kiosk`` then restarts itself in place (kiosk/cli.py)
 RESTART_STATUS = 75
+#: a restart waits for the shopper's session to end, but no longer than this
+RESTART_WAIT_S = 600
 
 
 class KioskLogging:
@@ -88,11 +90,12 @@ def run_kiosk(
     assert isinstance(app, QApplication)
     app.setApplicationName("AisleLens")
     window = KioskWindow(settings, backend or backend_for(settings, demo), t_start=t_start)
-    supervise(window, Supervisor())
+    restart = threading.Event()  # set when the kiosk quits to start again on a new model
+    supervise(window, Supervisor(), restart)
     if not demo:
         confirm_release_when_ready(window, settings)
     metrics_server = export_metrics(window, settings)
-    restart = restart_for_new_model(app, window)
+    restart_for_new_model(app, window, restart)
     stop_on_signals(app, window)
     if run_for_s is not None:
 
@@ -138,16 +141,26 @@ def run_kiosk(
     return status
 
 
-def supervise(window: KioskWindow, supervisor: Supervisor) -> None:
+def supervise(
+    window: KioskWindow, supervisor: Supervisor, restarting: threading.Event | None = None
+) -> None:
     """Tell systemd READY once the self-test scan passed, feed its watchdog from the GUI
-    thread (a frozen window stops feeding it), and say STOPPING on the way out."""
+    thread (a frozen window stops feeding it), and say STOPPING on the way out (RELOADING
+    when ``restarting`` is set: the kiosk starts again in place)."""
     c = window.controller
     c.progress.connect(lambda stage, done, total: supervisor.status(f"{stage} {done}/{total}"))
     c.selfTestPassed.connect(supervisor.ready)
     c.selfTestFailed.connect(lambda why: supervisor.status(f"self-test failed: {why}"))
     c.startFailed.connect(lambda why: supervisor.status(f"start-up failed: {why}"))
     c.selfTestFailed.connect(lambda why: log.error("self-test scan failed: %s", why))
-    window.closing.connect(supervisor.stopping)
+
+    def closing() -> None:
+        if restarting is not None and restarting.is_set():
+            supervisor.reloading("restarting to load the new model")
+        else:
+            supervisor.stopping()
+
+    window.closing.connect(closing)
     if supervisor.watchdog_interval_s is not None:
         beat = QTimer(window)
         beat.timeout.connect(supervisor.alive)
@@ -174,29 +187,34 @@ def confirm_release_when_ready(window: KioskWindow, settings: KioskSettings) -> 
     window.controller.selfTestPassed.connect(confirm)
 
 
-def restart_for_new_model(app: QApplication, window: KioskWindow) -> threading.Event:
-    """A release changed the model bundle: quit with :data:`RESTART_STATUS` to be started
-    again on it, at once on the attract screen, else when the shopper's session ends. The
-    event returned is set once the kiosk quits for that."""
-    requested = threading.Event()
+def restart_for_new_model(
+    app: QApplication, window: KioskWindow, requested: threading.Event
+) -> None:
+    """A release changed the model bundle: quit the event loop to be started again on it, at
+    once on the attract screen, else when the session ends (at most :data:`RESTART_WAIT_S`
+    later). ``requested`` is set when the kiosk quits for that."""
+    pending: list[str] = []
 
     def restart() -> None:
         if requested.is_set():
             return
         requested.set()
-        log.warning("restarting to load the new model (exit status %d)", RESTART_STATUS)
+        log.warning("restarting to load the new model: %s", pending[0] if pending else "")
         window.staff_exit()
         app.exit(RESTART_STATUS)
 
     def needed(why: str) -> None:
-        log.warning("%s", why)
+        if pending:
+            return
+        pending.append(why)
+        log.warning("%s: restarting at the end of this session", why)
         if window.stack.currentWidget() is window.attract:
             restart()
-        else:
-            window.sessionReset.connect(restart)
+            return
+        window.sessionReset.connect(restart)
+        QTimer.singleShot(RESTART_WAIT_S * 1000, restart)
 
     window.controller.restartNeeded.connect(needed)
-    return requested
 
 
 def export_metrics(window: KioskWindow, settings: KioskSettings) -> Any | None:

@@ -225,10 +225,8 @@ def test_metrics_switched_on_are_served_on_loopback_only(tmp_path, demo_db, demo
     assert "aislelens_catalog_products 12.0" in text
 
 
-@pytest.mark.slow
-def test_a_catalog_made_with_another_model_restarts_the_kiosk_on_it(tmp_path, demo_db, demo_frames):
-    """A release that changes the bundle: the running kiosk quits with status 75 (systemd
-    starts it again), and the next start loads the catalog's own model."""
+def _other_bundle_catalog(tmp_path: Path, demo_db: Path) -> Path:
+    """The demo catalog indexed with another bundle, as a release that changed the model."""
     import shutil
 
     from catalog import index_catalog
@@ -242,38 +240,101 @@ def test_a_catalog_made_with_another_model_restarts_the_kiosk_on_it(tmp_path, de
         index_catalog(other, embedder, rebuild=True, bundle_ref="efficientnet-lite0")
     finally:
         embedder.close()
+    return other
+
+
+def _switch(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` atomically, as `aislelens update` switches `current`."""
+    tmp_link = link.with_name(link.name + ".tmp")
+    tmp_link.symlink_to(target)
+    tmp_link.replace(link)
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen, count: int = 1) -> None:
+    deadline = time.monotonic() + 90
+    while not (log.is_file() and log.read_text().count(text) >= count):
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, f"{text!r} never logged {count}x"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_catalog_made_with_another_model_restarts_the_kiosk_on_it(
+    tmp_path, demo_db, demo_frames
+):
+    """A release that changes the bundle: the running kiosk starts again in place (same
+    process, so cage and systemd see no exit; systemd is told RELOADING, not STOPPING) and
+    comes back ready on the catalog's own model."""
+    other = _other_bundle_catalog(tmp_path, demo_db)
     current = tmp_path / "current.db"
     current.symlink_to(demo_db)
     camera, env = _still_camera_and_env(tmp_path, demo_frames)
-    env.update(AISLELENS_CATALOG_POLL_S="0.3", AISLELENS_UI__IDLE_TIMEOUT_S="1")
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(0.05)
+    env.update(
+        AISLELENS_CATALOG_POLL_S="0.3", AISLELENS_UI__IDLE_TIMEOUT_S="1", NOTIFY_SOCKET=address
+    )
+    log = tmp_path / "d/aislelens/kiosk.log"
+    proc = _start_kiosk(current, camera, env)
+    messages: list[str] = []
+
+    def drain() -> None:
+        with contextlib.suppress(TimeoutError):
+            while True:
+                messages.append(sock.recv(4096).decode())
+
+    try:
+        _wait_for(log, "ready after", proc)
+        pid = proc.pid
+        _switch(current, other)
+        _wait_for(log, "ready after", proc, count=2)  # started again, and ready
+        drain()
+        assert proc.poll() is None and proc.pid == pid
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        drain()
+    finally:
+        sock.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    text = log.read_text()
+    assert "needs another model" in text and "restarting to load the new model" in text
+    assert "model efficientnet-lite0@" in text  # the second start loaded the catalog's model
+    kinds = [m.split("=", 1)[0] for m in messages if not m.startswith(("WATCHDOG", "STATUS"))]
+    assert kinds == ["READY", "RELOADING", "READY", "STOPPING"], messages
+
+
+@pytest.mark.slow
+def test_a_kiosk_whose_settings_pin_the_model_keeps_its_catalog(tmp_path, demo_db, demo_frames):
+    """The settings name the bundle: a catalog made with another one cannot be served, so the
+    kiosk says so once and keeps searching the catalog it has (no restart into a failure)."""
+    other = _other_bundle_catalog(tmp_path, demo_db)
+    current = tmp_path / "current.db"
+    current.symlink_to(demo_db)
+    camera, env = _still_camera_and_env(tmp_path, demo_frames)
+    env.update(
+        AISLELENS_CATALOG_POLL_S="0.3",
+        AISLELENS_UI__IDLE_TIMEOUT_S="1",
+        AISLELENS_RECOGNITION__BUNDLE="efficientnet-lite0-retail",
+    )
     log = tmp_path / "d/aislelens/kiosk.log"
     proc = _start_kiosk(current, camera, env)
     try:
-        deadline = time.monotonic() + 60
-        while not (log.is_file() and "ready after" in log.read_text()):
-            assert proc.poll() is None and time.monotonic() < deadline, "never became ready"
-            time.sleep(0.1)
-        tmp_link = tmp_path / "current.tmp"
-        tmp_link.symlink_to(other)
-        tmp_link.replace(current)  # as `aislelens update` switches its `current` link
-        _out, err = proc.communicate(timeout=60)
+        _wait_for(log, "ready after", proc)
+        _switch(current, other)
+        _wait_for(log, "still searching catalog", proc)
+        time.sleep(2)  # several more polls
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 75, err
+    assert proc.returncode == 0, err
     text = log.read_text()
-    assert "needs another model" in text and "restarting to load the new model" in text
-    again = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "aislelens"),
-            "kiosk",
-            *("--catalog", str(current), "--camera", str(camera), "--exit-when-ready"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-    )
-    assert again.returncode == 0, again.stderr
-    assert "model efficientnet-lite0@" in log.read_text()
+    assert text.count("still searching catalog") == 1  # said once, not at every poll
+    assert "settings' bundle" in text and "restarting" not in text
+    assert text.count("ready after") == 1

@@ -503,3 +503,18 @@ def test_a_release_carries_no_removed_products(tmp_path, repo, demo_db):
     src = sqlite3.connect(db)
     assert src.execute("SELECT count(*) FROM removed_products").fetchone() == (1,)  # kept here
     src.close()
+
+
+def test_a_release_the_kiosks_settings_cannot_run_is_refused_before_the_switch(
+    tmp_path, repo, server
+):
+    """The kiosk's settings pin another bundle than the release's catalog was made with: the
+    kiosk could not search it, so the health check refuses it and nothing is switched."""
+    from kiosk.settings import RecognitionSettings
+
+    k = kiosk(tmp_path, repo, server, recognition=RecognitionSettings(bundle="efficientnet-lite0"))
+    outcome = k.check_once()
+    assert outcome.status == "failed" and "the kiosk's settings choose it" in outcome.reason
+    assert k.state.current is None and not list(k.state.versions.iterdir())
+    ok = kiosk(tmp_path, repo, server, "k2", recognition=RecognitionSettings())
+    assert ok.check_once().status == "updated"  # the same release, unpinned

@@ -68,6 +68,21 @@ def test_systemd_accepts_the_kiosk_unit(tmp_path, drop_in):
     assert out.returncode == 0 and problems == [], out.stderr
 
 
+def test_systemd_leaves_room_for_a_release_probation_and_the_way_back():
+    """A release that never gets READY takes max_start_attempts starts, then one more on the
+    release before: systemd must not give up on the unit before that."""
+    from kiosk.settings import UpdateSettings
+
+    unit = {}
+    for line in UNIT.read_text().splitlines():
+        if line.startswith("StartLimit"):
+            key, value = line.split("=", 1)
+            unit[key] = int(value)
+    attempts = UpdateSettings().max_start_attempts
+    assert unit["StartLimitBurst"] >= attempts + 1 + 3  # and a few ordinary restarts
+    assert unit["StartLimitIntervalSec"] >= 300
+
+
 def test_a_new_release_is_counted_before_each_kiosk_start():
     """ExecStartPre runs `aislelens update --boot`: it switches back from a release that never
     got READY, and never blocks a start ("-")."""
