@@ -23,8 +23,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     kill left behind is named ``NAME.tmp…`` (index_store's and kiosk.releases' clean-ups
     recognise it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # the file keeps its mode; a new one gets 0644 (mkstemp's own 0600 would hide an
+        mode = path.stat().st_mode & 0o7777  # index built by root from the kiosk's user)
+    except FileNotFoundError:
+        mode = 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -471,6 +471,7 @@ def publish_release(
     if not 0 < rollout <= 100:
         raise PublishError(f"the rollout must be 0 to 100 percent, not {rollout}")
     repo = Repository(top)
+    repo.online_signer()  # the key to sign with, before any work (a one-line error)
     vectors_bundle, ref, precision = _catalog_bundle(db_path)
     if bundle is not None:
         load_bundle(bundle)  # a readable bundle folder, or a one-line error
@@ -524,7 +525,11 @@ def publish_release(
     try:
         repo.commit_targets(targets)
     except BaseException:  # not signed: unless a targets file got to name it, it goes
-        if target_path not in Repository(top).targets().signed.targets:
+        try:
+            named = target_path in Repository(top).targets().signed.targets
+        except Exception:  # the first error is the one to report
+            named = True
+        if not named:
             stored.unlink(missing_ok=True)
         raise
     return release

@@ -11,6 +11,7 @@ imports this module (to confirm a release once READY); :mod:`kiosk.updater` fetc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +28,8 @@ from catalog.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 RELEASE_DB = "store.db"
+#: a temporary state file older than this was left by a killed run
+STALE_TEMP_S = 300
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,13 @@ class UpdateState:
         for path in self.versions.iterdir():
             if path.name.startswith(".") or (path.name.isdigit() and int(path.name) not in keep):
                 shutil.rmtree(path, ignore_errors=True)
-        for path in [*self.top.glob(".*.tmp"), *self.top.glob(f"{self.file.name}.tmp*")]:
+        for path in self.top.glob(".*.tmp"):
             path.unlink(missing_ok=True)
+        stale = time.time() - STALE_TEMP_S  # (a younger one may be the kiosk's, being written)
+        for path in self.top.glob(f"{self.file.name}.tmp*"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < stale:
+                    path.unlink()
         for path in self.downloads.iterdir():
             if not path.name.endswith(".partial"):
                 path.unlink(missing_ok=True)

@@ -149,3 +149,20 @@ def test_migrations_are_named_recorded_and_versioned(tmp_path) -> None:
     again = open_catalog(tmp_path / "c.db")  # re-opening applies nothing twice
     assert len(migrations.applied(again)) == SCHEMA_VERSION
     again.close()
+
+
+def test_files_written_atomically_keep_their_mode_and_are_readable_by_others(tmp_path):
+    """An index or metadata file written by root must stay readable by the kiosk's user."""
+    import stat
+
+    from catalog.atomic import write_atomic
+
+    new = tmp_path / "new.json"
+    write_atomic(new, b"{}")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644 and new.read_bytes() == b"{}"
+    kept = tmp_path / "kept.json"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    write_atomic(kept, b"new")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json", "new.json"]

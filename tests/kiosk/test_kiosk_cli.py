@@ -259,9 +259,7 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen, count: int = 1) -> N
 
 
 @pytest.mark.slow
-def test_a_catalog_made_with_another_model_restarts_the_kiosk_on_it(
-    tmp_path, demo_db, demo_frames
-):
+def test_a_catalog_made_with_another_model_restarts_the_kiosk_on_it(tmp_path, demo_db, demo_frames):
     """A release that changes the bundle: the running kiosk starts again in place (same
     process, so cage and systemd see no exit; systemd is told RELOADING, not STOPPING) and
     comes back ready on the catalog's own model."""
