@@ -75,8 +75,8 @@ class RecognitionSettings(_Section):
     precision: Literal["auto", "fp32", "fp16", "int8"] = "auto"
     threads: int | None = Field(default=None, ge=1, le=64)
     headroom: int = Field(default=1, ge=0, le=8)  # cores left free for the UI and camera threads
-    #: camera frames through OpenCV's resampling (about 6x faster; as accurate on real shop
-    #: photos, see tests); false: the exact reference path the catalog is indexed with
+    #: camera frames through OpenCV's resampling (about ten times faster, and as accurate on
+    #: real shop photos, see tests); false: the exact reference path the catalog is indexed with
     fast_preprocess: bool = True
     top_k: int = Field(default=5, ge=1, le=12)
     #: best score and margin to the runner-up needed for a confident answer, and the best score

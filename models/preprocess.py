@@ -8,7 +8,7 @@ the result equals the reference up to uint8 rounding (``tests/models/test_prepro
 and a 1080p camera frame takes about 10 ms on one core.
 
 :meth:`Preprocessor.fast` is the kiosk's path for camera frames: the same geometry, resampled by
-OpenCV (to a whole multiple of the size bilinearly, then ``INTER_AREA``), with the normalisation and layout change fused into one
+OpenCV (halved by ``pyrDown`` while at least twice the size, then bilinear), with the normalisation and layout change fused into one
 pass. It differs from the reference by a few grey levels; ``tests/models/test_preprocess.py``
 bounds that, and a test on real shop photos checks that recognition is as accurate with it.
 The catalog is always indexed with the exact path (it must match the exported model's).
@@ -109,21 +109,23 @@ class Preprocessor:
         return out
 
     def fast(self, image: np.ndarray) -> np.ndarray:
-        """The model's input for one 8-bit image (no batch axis), by OpenCV: about a tenth of
-        :meth:`resize_crop` + :meth:`normalize`, and not bit-exact with them."""
+        """The model's input for one 8-bit image (no batch axis), by OpenCV: several times
+        faster than :meth:`resize_crop` + :meth:`normalize`, and not bit-exact with them."""
         image = to_bgr8(image)
         height, width = image.shape[:2]
         out_h, out_w = self.spec.input_size
         new_w, new_h, left, top = resized_geometry(width, height, self.spec)
-        k = min(width // new_w, height // new_h)
-        if k >= 2:  # OpenCV's area filter is fast for whole factors: get to one first
-            image = cv2.resize(image, (k * new_w, k * new_h), interpolation=cv2.INTER_LINEAR)
-        if k >= 1:
-            interpolation = cv2.INTER_AREA  # shrinking: a box filter, antialiased
+        # shrinking: halve with a Gaussian (cv2.pyrDown, fast and antialiased) while both
+        # sides are at least twice the size, then resize the rest of the way
+        while image.shape[1] >= 2 * new_w and image.shape[0] >= 2 * new_h:
+            image = cv2.pyrDown(image)
+        height, width = image.shape[:2]
+        if width >= 2 * new_w or height >= 2 * new_h:  # one side still far too big (stretch)
+            interpolation = cv2.INTER_AREA
+        elif new_w < width or new_h < height or self.spec.interpolation != "bicubic":
+            interpolation = cv2.INTER_LINEAR
         else:
-            interpolation = (
-                cv2.INTER_CUBIC if self.spec.interpolation == "bicubic" else cv2.INTER_LINEAR
-            )
+            interpolation = cv2.INTER_CUBIC
         resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
         crop = resized[top : top + out_h, left : left + out_w]
         if self.spec.color_order == "RGB":
