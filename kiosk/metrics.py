@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 #: the only address the kiosk's metrics listen on
 METRICS_HOST = "127.0.0.1"
-STAGE_BUCKETS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256)
+STAGE_BUCKETS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024)
 
 
 class RecognitionMetrics:
@@ -39,8 +39,12 @@ class RecognitionMetrics:
         self.products = Gauge("aislelens_catalog_products", "Products searchable", registry=r)
 
     def set_catalog(self, finder: ProductFinder, bundle_id: str) -> None:
-        self.catalog.clear()  # one catalog at a time: the old version's line goes
-        self.catalog.labels(finder.catalog_version, bundle_id).set(1)
+        """One catalog at a time: the new one's line is set, then the others removed."""
+        version = finder.catalog_version
+        self.catalog.labels(version, bundle_id).set(1)
+        for labels in list(self.catalog._metrics):  # (prometheus-client has no "all but")
+            if labels != (version, bundle_id):
+                self.catalog.remove(*labels)
         self.products.set(finder.summary().products)
 
 
@@ -92,3 +96,8 @@ class KioskMetrics(RecognitionMetrics):
         server, _thread = start_http_server(port, addr=METRICS_HOST, registry=self.registry)
         log.info("metrics on http://%s:%d/metrics", METRICS_HOST, port)
         return server
+
+
+def stop_serving(server: Any) -> None:
+    server.shutdown()
+    server.server_close()

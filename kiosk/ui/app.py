@@ -135,7 +135,9 @@ def run_kiosk(
         status = RESTART_STATUS
     log.info("kiosk exited with status %d", status)
     if metrics_server is not None:
-        metrics_server.shutdown()
+        from ..metrics import stop_serving
+
+        stop_serving(metrics_server)
     dispose(window)
     logs.close()
     return status

@@ -201,18 +201,20 @@ def test_metrics_switched_on_are_served_on_loopback_only(tmp_path, demo_db, demo
     camera, env = _still_camera_and_env(tmp_path, demo_frames)
     port = _free_port()
     env.update(AISLELENS_METRICS__ENABLED="true", AISLELENS_METRICS__PORT=str(port))
-    proc = _start_kiosk(demo_db, camera, env, "--run-for", "4")
+    proc = _start_kiosk(demo_db, camera, env, "--run-for", "8")
     text = ""
+    sockets: set[tuple[str, int]] = set()
     try:
         deadline = time.monotonic() + 60
         for _ in range(400):  # bounded: about 60 s at most
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no scans counted in the metrics"
             with contextlib.suppress(OSError):
                 text = _metrics(port)
                 if 'aislelens_kiosk_scans_total{outcome="' in text:
+                    sockets = _listening(proc.pid)  # while it still runs
                     break
             time.sleep(0.15)
-        sockets = _listening(proc.pid)
         _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
