@@ -46,6 +46,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -134,23 +135,30 @@ def working(top: Path, bundle_id: str | None = None) -> int | None:
     return current
 
 
-# -- part 1: the fleet ---------------------------------------------------------------------------
-def fleet(args: argparse.Namespace, tmp: Path, db: Path, deadline: float) -> dict:
-    from catalog.fleet import FleetLog
-    from catalog.publish import PublishError, cohort, init_repository, promote, publish_release
+def serve_repository(repo: Path, db: Path) -> tuple[Path, bytes, Any, str]:
+    """A new release repository with ``db`` as release 1, served on 127.0.0.1: (its folder,
+    its first root, the server, its URL)."""
+    from catalog.publish import init_repository, publish_release
     from catalog.publish_server import make_server, serve_in_background
-    from kiosk.releases import UpdateState, boot_check, confirm_ready
-    from kiosk.services import open_embedder
-    from kiosk.settings import load_settings
-    from kiosk.updater import KioskUpdater, health_check, send_reports
 
-    repo = tmp / "repo"
     init_repository(repo)
     publish_release(repo, db)
     root = (repo / "public/metadata/1.root.json").read_bytes()
     httpd = make_server(repo, "127.0.0.1", 0)
     serve_in_background(httpd)
-    url = f"http://127.0.0.1:{httpd.server_port}/"
+    return repo, root, httpd, f"http://127.0.0.1:{httpd.server_port}/"
+
+
+# -- part 1: the fleet ---------------------------------------------------------------------------
+def fleet(args: argparse.Namespace, tmp: Path, db: Path, deadline: float) -> dict:
+    from catalog.fleet import FleetLog
+    from catalog.publish import PublishError, cohort, promote, publish_release
+    from kiosk.releases import UpdateState, boot_check, confirm_ready
+    from kiosk.services import open_embedder
+    from kiosk.settings import load_settings
+    from kiosk.updater import KioskUpdater, health_check, send_reports
+
+    repo, root, httpd, url = serve_repository(tmp / "repo", db)
     fleet_db = tmp / "fleet.db"
     endpoint, port = start_fleet_endpoint(db, fleet_db)
     fleet_url = f"http://127.0.0.1:{port}/v1/fleet/report"
@@ -272,18 +280,11 @@ def fleet(args: argparse.Namespace, tmp: Path, db: Path, deadline: float) -> dic
 # -- part 2: power cuts ------------------------------------------------------------------------
 def cuts(args: argparse.Namespace, tmp: Path, db: Path, deadline: float) -> dict:
     """Run in a process that never loaded the model (forked children load their own)."""
-    from catalog.publish import init_repository, publish_release
-    from catalog.publish_server import make_server, serve_in_background
+    from catalog.publish import publish_release
     from kiosk.releases import UpdateState, boot_check, confirm_ready
     from kiosk.updater import CRASH_ENV, STEPS, KioskUpdater
 
-    repo = tmp / "cut-repo"
-    init_repository(repo)
-    publish_release(repo, db)
-    root = (repo / "public/metadata/1.root.json").read_bytes()
-    httpd = make_server(repo, "127.0.0.1", 0)
-    serve_in_background(httpd)
-    url = f"http://127.0.0.1:{httpd.server_port}/"
+    repo, root, httpd, url = serve_repository(tmp / "cut-repo", db)
 
     def in_child(top: Path, crash_at: str | None) -> int:
         """``aislelens update --once``'s work in a forked process; its exit status (-9 when
