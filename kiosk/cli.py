@@ -216,7 +216,15 @@ def restart_in_place(settings: Any) -> NoReturn:
     help="Qt platform: xcb (X11), wayland, or offscreen; default: $QT_QPA_PLATFORM, else the "
     "session's.",
 )
-def staff(db: Path | None, camera_source: str | None, qt_platform: str | None) -> None:
+@click.option(
+    "--exit-when-shown",
+    is_flag=True,
+    hidden=True,
+    help="Tests: once the window shows the catalog, print what it shows as JSON and quit.",
+)
+def staff(
+    db: Path | None, camera_source: str | None, qt_platform: str | None, exit_when_shown: bool
+) -> None:
     """Open the staff window on the back-office PC: the catalog tool with a mouse.
 
     Open or create a catalog; import a product file (checked by a dry run first, its problems
@@ -251,7 +259,7 @@ def staff(db: Path | None, camera_source: str | None, qt_platform: str | None) -
         from .sources import open_source
 
         camera = partial(open_source, camera_source, fps=15.0)
-    status = run_backoffice(db, settings, camera)
+    status = run_backoffice(db, settings, camera, exit_when_shown=exit_when_shown)
     if status:
         raise click.exceptions.Exit(status)
 

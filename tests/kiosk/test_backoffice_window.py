@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -564,26 +567,24 @@ def test_calibrating_on_too_few_labelled_photos_is_refused_and_stores_nothing(
 
 
 # -- the command -------------------------------------------------------------------------------------
-def test_the_staff_command_opens_the_window_on_the_catalog(qtbot, store, demo_assets):
-    seen: list[str] = []
-
-    def look_and_quit() -> None:
-        for w in QApplication.topLevelWidgets():
-            if isinstance(w, BackofficeWindow) and w.isVisible():
-                seen.append(
-                    f"{w.windowTitle()} {w.products.model.rowCount()} {w.camera is not None}"
-                )
-                w.close()
-        QApplication.quit()
-
-    QTimer.singleShot(300, look_and_quit)
-    result = CliRunner().invoke(
-        cli,
-        ["staff", "--db", str(store), "--platform", "offscreen",
-         "--camera", str(demo_assets.root / "images")],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert seen == ["AisleLens staff — store.db 12 True"]
+def test_the_staff_command_opens_the_window_on_the_catalog(store, demo_assets, tmp_path):
+    """The real command in its own process (its event loop and its quit would end those of
+    the tests' shared QApplication)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_DATA_HOME": str(tmp_path / "d")}
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "aislelens"),
+            *("staff", "--db", str(store), "--camera", str(demo_assets.root / "images")),
+            "--exit-when-shown",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    shown = json.loads(out.stdout.strip().splitlines()[-1])
+    assert shown == {"title": "AisleLens staff — store.db", "products": 12, "camera": True}
 
 
 def test_the_staff_command_refuses_what_is_not_a_catalog_in_one_line(tmp_path):
