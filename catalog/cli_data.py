@@ -142,8 +142,28 @@ def export(
 @click.option(
     "--list", "show", is_flag=True, help="List the removed products that can be restored."
 )
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Restore every restorable product that is not in the catalog again (e.g. after an "
+    "`import --sync` from the wrong file).",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="A SKU in the catalog again: put the removed one back in its place (the current one "
+    "is kept as removed, restorable in its turn).",
+)
 @click.pass_context
-def restore(ctx: click.Context, db: Path, skus: tuple[str, ...], show: bool) -> None:
+def restore(
+    ctx: click.Context,
+    db: Path,
+    skus: tuple[str, ...],
+    show: bool,
+    everything: bool,
+    replace: bool,
+) -> None:
     """Bring back products taken out by `remove` or `import --sync` (kept 30 days, or
     AISLELENS_CATALOG_REMOVED_KEEP_DAYS): their details, photos, enrolled shots and vectors.
 
@@ -154,10 +174,14 @@ def restore(ctx: click.Context, db: Path, skus: tuple[str, ...], show: bool) -> 
     Examples:
       aislelens catalog restore --db store.db --list
       aislelens catalog restore --db store.db 4011 4012
+      aislelens catalog restore --db store.db --replace 4011   # over the 4011 imported since
+      aislelens catalog restore --db store.db --all            # undo a sync from a wrong file
     """
     settings = settings_of(ctx)
-    if show == bool(skus):
-        raise click.UsageError("give SKUs to restore, or --list")
+    if sum((show, everything, bool(skus))) != 1:
+        raise click.UsageError("give SKUs to restore, or --all, or --list (one of them)")
+    if everything:
+        skus = tuple(dict.fromkeys(r.sku for r in list_removed(db, settings) if not r.in_catalog))
     if show:
         removed = list_removed(db, settings)
         _table(
@@ -170,7 +194,7 @@ def restore(ctx: click.Context, db: Path, skus: tuple[str, ...], show: bool) -> 
                     r.keep_until[:10],
                     str(r.catalog_photos),
                     str(r.enrolled_shots),
-                    r.reason,
+                    r.reason + (" (in the catalog again)" if r.in_catalog else ""),
                 ]
                 for r in removed
             ],
@@ -178,7 +202,9 @@ def restore(ctx: click.Context, db: Path, skus: tuple[str, ...], show: bool) -> 
         )
         click.echo(plural(len(removed), "removed product") + " can be restored")
         return
-    report = restore_products(db, list(skus), settings=settings, progress=progress_bar)
+    report = restore_products(
+        db, list(skus), settings=settings, progress=progress_bar, replace=replace
+    )
     click.echo(
         f"restored {plural(len(report.restored), 'product')} with "
         f"{plural(report.images, 'reference image')}, {report.vectors} of them with their "

@@ -210,7 +210,7 @@ def _m005(db: Database) -> None:
         """
         CREATE TABLE removed_products (
             id INTEGER PRIMARY KEY,
-            sku TEXT NOT NULL UNIQUE,
+            sku TEXT NOT NULL,  -- several copies when a SKU was removed more than once
             removed_at TEXT NOT NULL,
             reason TEXT NOT NULL DEFAULT '',
             name TEXT NOT NULL DEFAULT '',
@@ -226,6 +226,7 @@ def _m005(db: Database) -> None:
             updated_at TEXT NOT NULL
         );
         CREATE INDEX removed_products_removed_at ON removed_products (removed_at);
+        CREATE INDEX removed_products_sku ON removed_products (sku);
         CREATE TABLE removed_images (
             id INTEGER PRIMARY KEY,
             removed_id INTEGER NOT NULL REFERENCES removed_products (id) ON DELETE CASCADE,
@@ -323,11 +324,8 @@ def _m006(db: Database) -> None:
 #: The schema version is the number of migrations this code knows.
 SCHEMA_VERSION = len(migrations._migrations)
 #: The oldest schema a read-only open (the kiosk) still reads: later migrations only add what
-#: the kiosk does not read (the vector checksums of m004, the removed products of m005).
-
-
-#: the kiosk does not read (the vector checksums of m004), or reads only when present (the
-#: trigram table of m006: text search falls back to scanning without it).
+#: the kiosk does not read (the vector checksums of m004, the removed products of m005), or
+#: reads only when present (the trigram table of m006: text search scans without it).
 READABLE_FROM = 3
 
 

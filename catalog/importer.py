@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from .consistency import missing_related, shared_photos
 from .db import new_memory_catalog, open_catalog, revisions, utc_now, write_lock
-from .errors import CatalogError
+from .errors import CatalogError, InputFileError
 from .imagefiles import ImageFile, read_image_file, stored_path
 from .importfile import (
     PRODUCT_COLUMNS,
@@ -256,6 +256,11 @@ def _sync_removals(db: Database, parsed: ParsedFile, report: ImportReport) -> No
             f"{rows} could not be read, so the file may name products it cannot show"
         )
         return
+    if not parsed.listed:
+        raise InputFileError(
+            f"{report.file}: names no product, so --sync would empty the catalog "
+            "(nothing changed; to remove products, use `aislelens catalog remove`)"
+        )
     gone = [
         sku
         for (sku,) in db.conn.execute("SELECT sku FROM products ORDER BY id")

@@ -67,6 +67,7 @@ class RemovedProduct:
     catalog_photos: int
     enrolled_shots: int
     vectors: int  # stored vectors kept with it
+    in_catalog: bool = False  # a product of this SKU is in the catalog again
 
 
 @dataclass
@@ -93,8 +94,9 @@ def keep_until(removed_at: str, settings: CatalogSettings) -> str:
 
 def move_to_removed(db: Database, skus: Iterable[str], *, reason: str) -> int:
     """Take products out of the catalog into the removed tables, inside the caller's
-    transaction; returns how many images went with them. A SKU removed before and imported
-    again replaces its older removed copy."""
+    transaction; returns how many images went with them. A SKU removed before (and imported
+    again) keeps its older removed copy too, until that one expires: `restore` brings back the
+    newest."""
     conn, now, images = db.conn, utc_now(), 0
     columns = ", ".join(_PRODUCT)
     parts = [(a, c, prefix) for _, a, cols, prefix in _PARTS for c in cols]
@@ -102,7 +104,6 @@ def move_to_removed(db: Database, skus: Iterable[str], *, reason: str) -> int:
     select = ", ".join([*(f"i.{c}" for c in _IMAGE), *(f"{a}.{c}" for a, c, _ in parts)])
     joins = " ".join(f"LEFT JOIN {t} {a} ON {a}.image_id = i.id" for t, a, _, _ in _PARTS)
     for sku in skus:
-        conn.execute("DELETE FROM removed_products WHERE sku = ?", [sku])
         removed_id = conn.execute(
             f"INSERT INTO removed_products (removed_at, reason, {columns}) "
             f"SELECT ?, ?, {columns} FROM products WHERE sku = ?",
@@ -248,7 +249,8 @@ def list_removed(
             rows = db.conn.execute(
                 "SELECT r.sku, r.name, r.category, r.removed_at, r.reason, "
                 "count(CASE WHEN i.kind = 'catalog' THEN 1 END), "
-                "count(CASE WHEN i.kind = 'enrolled' THEN 1 END), count(i.emb_vector) "
+                "count(CASE WHEN i.kind = 'enrolled' THEN 1 END), count(i.emb_vector), "
+                "EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku) "
                 "FROM removed_products r LEFT JOIN removed_images i ON i.removed_id = r.id "
                 "WHERE r.removed_at >= ? GROUP BY r.id ORDER BY r.removed_at DESC, r.sku",
                 [_cutoff(settings)],
@@ -256,8 +258,10 @@ def list_removed(
     finally:
         db.close()
     return [
-        RemovedProduct(sku, name, cat, at, keep_until(at, settings), why, photos, shots, vectors)
-        for sku, name, cat, at, why, photos, shots, vectors in rows
+        RemovedProduct(
+            sku, name, cat, at, keep_until(at, settings), why, photos, shots, vectors, bool(back)
+        )
+        for sku, name, cat, at, why, photos, shots, vectors, back in rows
     ]
 
 
@@ -267,12 +271,16 @@ def restore_products(
     *,
     settings: CatalogSettings | None = None,
     progress: ProgressFactory | None = None,
+    replace: bool = False,
 ) -> RestoreReport:
     """Bring removed products back as they were (rows, photos, thumbnails, enrolled shots, and
-    the vectors of the catalog's bundle), then bring the index and the adaptation in step.
+    the vectors of the catalog's bundle; the newest removed copy of each SKU), then bring the
+    index and the adaptation in step.
 
     All or nothing: a SKU that is not among the restorable products raises
-    :class:`UnknownProductError`, one that is in the catalog again :class:`ProductExistsError`.
+    :class:`UnknownProductError`, one that is in the catalog again :class:`ProductExistsError`
+    unless ``replace``: then the product in the catalog is removed (kept, restorable) and the
+    removed one put back in its place.
     """
     settings = settings or CatalogSettings()
     db_path = Path(db_path)
@@ -287,7 +295,9 @@ def restore_products(
             marks = ",".join("?" * len(skus))
             kept = dict(
                 db.conn.execute(
-                    f"SELECT sku, id FROM removed_products WHERE sku IN ({marks})", skus
+                    f"SELECT sku, max(id) FROM removed_products WHERE sku IN ({marks}) "
+                    "GROUP BY sku",
+                    skus,
                 ).fetchall()
             )
             missing = [s for s in skus if s not in kept]
@@ -300,12 +310,15 @@ def restore_products(
                 r[0]
                 for r in db.conn.execute(f"SELECT sku FROM products WHERE sku IN ({marks})", skus)
             ]
-            if back:
+            if back and not replace:
                 raise ProductExistsError(
                     f"{db_path}: in the catalog again: {', '.join(back)} (nothing restored; "
-                    "remove it first to bring back the removed one)"
+                    "`restore --replace` puts the removed one back in its place and keeps the "
+                    "current one as removed)"
                 )
             with db.atomic():
+                if back:
+                    move_to_removed(db, back, reason="replaced by restore")
                 for sku in skus:
                     _restore_one(db, kept[sku], report)
                     report.restored.append(sku)

@@ -196,3 +196,61 @@ def test_removed_products_are_purged_by_a_later_write_after_the_retention(
         assert (
             kept == 1 and conn.execute("SELECT count(*) FROM removed_products").fetchone()[0] == 1
         )
+
+
+def test_a_sku_imported_again_keeps_its_removed_copy_and_restore_replace_brings_it_back(
+    indexed, tmp_path, fake_embedder
+) -> None:
+    """Removed, then a new product of that SKU imported, then removed again (as `restore`'s
+    advice once had staff do): the first copy, with its photo, is not lost; `--replace` puts
+    the removed one back over the one in the catalog, which is kept as removed in its turn."""
+    photo = tmp_path / "shop" / "images" / "p4.jpg"
+    remove_products(indexed, ["S4"])
+    again = tmp_path / "again.csv"
+    again.write_text("sku,name,price\nS4,Buttermilk NEW,1.10\n")
+    import_products(indexed, again)
+    listed = {r.sku: r for r in list_removed(indexed)}
+    assert listed["S4"].in_catalog
+    code, out = run("restore", "--db", indexed, "--list")
+    assert "(in the catalog again)" in out
+    code, out = run("restore", "--db", indexed, "S4")
+    assert code == 2 and "`restore --replace` puts the removed one back" in out
+    code, out = run("restore", "--db", indexed, "--replace", "S4")
+    assert code == 0 and "restored 1 product with 1 reference image" in out
+    finder = open_finder(indexed)
+    try:
+        assert finder.product("S4").name == "Product 4"  # the original, with its photo
+    finally:
+        finder.close()
+    assert _top(indexed, fake_embedder, photo) == "S4"
+    kept = [r for r in list_removed(indexed) if r.sku == "S4"]
+    assert [(r.name, r.reason) for r in kept] == [("Buttermilk NEW", "replaced by restore")]
+    remove_products(indexed, ["S4"])  # twice removed: both copies kept, the newest restored
+    assert sorted(r.name for r in list_removed(indexed) if r.sku == "S4") == [
+        "Buttermilk NEW",
+        "Product 4",
+    ]
+    restore_products(indexed, ["S4"])
+    finder = open_finder(indexed)
+    try:
+        assert finder.product("S4").name == "Product 4"
+    finally:
+        finder.close()
+
+
+def test_a_sync_from_a_file_naming_no_product_is_refused_and_restore_all_undoes_a_sync(
+    indexed, tmp_path
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("sku,name,price\n")
+    code, out = run("import", empty, "--db", indexed, "--sync")
+    assert code == 2 and "names no product, so --sync would empty the catalog" in out
+    assert len(_skus(indexed)) == 9  # nothing changed
+    few = tmp_path / "few.csv"
+    few.write_text("sku,name,price\nS0,Product 0,0.5\n")
+    assert import_products(indexed, few, sync=True).removed == [f"S{i}" for i in range(1, 9)]
+    code, out = run("restore", "--db", indexed, "--all")
+    assert code == 0 and out.startswith("restored 8 products")
+    assert sorted(_skus(indexed)) == [f"S{i}" for i in range(9)]
+    code, out = run("restore", "--db", indexed, "--all", "S1")
+    assert code == 2 and "one of them" in out
