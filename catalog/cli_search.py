@@ -82,8 +82,8 @@ def _stderr_progress(total: int, description: str) -> ProgressBar:
     "word beginnings first, then words inside longer ones, then close misspellings.",
 )
 @click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--category", help="Only products of this category.")
-@click.option("--in-stock", is_flag=True, help="Only products in stock.")
+@click.option("--category", help="Only products of this category (image search).")
+@click.option("--in-stock", is_flag=True, help="Only products in stock (image search).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def search(
@@ -107,8 +107,15 @@ def search(
       aislelens catalog search --db store.db --text "granny smith" --json
       aislelens catalog search --db store.db --text vollmlch
     """
+    if text is not None and not text.strip():
+        raise click.UsageError("--text needs a word to look for")
     if bool(images) == bool(text):
         raise click.UsageError("give IMAGE files or --text, not both")
+    if text and (category or in_stock):
+        raise click.UsageError(
+            "--category and --in-stock filter an image search; for text, use "
+            "`aislelens catalog list --text … --category … --in-stock`"
+        )
     text_embedder = open_text_embedder(db) if text else None
     finder = open_finder(db, settings=settings_of(ctx), text_embedder=text_embedder)
     try:

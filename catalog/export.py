@@ -65,12 +65,12 @@ def export_format(out: Path, format: str | None = None) -> str:
             f"{out}: the name says {by_suffix}, the format asked is {format} "
             "(import reads a file by its suffix)"
         )
-    chosen = format or by_suffix
-    if chosen is None:
+    if by_suffix is None:  # import goes by the suffix: it could not read the file back
         raise OutputFileError(
-            f"{out}: unknown file type {out.suffix!r} (use .csv, .json or .jsonl, or --format)"
+            f"{out}: unknown file type {out.suffix!r} (use .csv, .json or .jsonl: import "
+            "reads a file by its suffix)"
         )
-    return chosen
+    return by_suffix
 
 
 def export_catalog(
@@ -99,10 +99,8 @@ def export_catalog(
             refs = []
             for stored, sha in photos.get(pid, []):
                 src = Path(os.path.realpath(resolve_stored(stored, db_path.parent)))
-                if not src.is_file():
-                    report.missing.append((product.sku, str(src)))
-                    if copy_to is not None:
-                        continue
+                if not src.is_file():  # listed, and still referenced where it was: an import
+                    report.missing.append((product.sku, str(src)))  # of the file reports it
                 elif copy_to is not None:
                     src = _copy_photo(src, copy_to, product.sku, sha, report)
                 refs.append(stored_path(src, out_dir))

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,7 +401,9 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"must be text, not {_json_kind(value)}")
-    text = value.strip() if isinstance(value, str) else str(value)
+    # composed (NFC): a name a Mac wrote decomposed ("Ka" + U+0308 "se") is stored, searched
+    # and exported as the same text as one typed on the kiosk
+    text = unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else str(value)
     if len(text) > MAX_VALUE_CHARS:
         raise ValueError(_too_long(len(text)))
     if _CONTROL.search(text):

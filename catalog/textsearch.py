@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -50,9 +51,16 @@ TRIGRAM_TABLE = "products_trigram"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+#: what is looked at of a query: a person types a few words (a pasted essay is cut short)
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 10
+
+
 def query_words(text: str) -> list[str]:
-    """The words of what was typed (punctuation and FTS5 syntax dropped)."""
-    return _WORD.findall(text)
+    """The words of what was typed (punctuation and FTS5 syntax dropped; composed to NFC, as
+    the catalog's text is; each word once, at most :data:`MAX_QUERY_WORDS`)."""
+    words = _WORD.findall(unicodedata.normalize("NFC", text[:MAX_QUERY_CHARS]))
+    return list(dict.fromkeys(words))[:MAX_QUERY_WORDS]
 
 
 def _phrases(words: Iterable[str], star: str = "") -> str:

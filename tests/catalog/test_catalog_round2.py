@@ -206,8 +206,16 @@ def test_export_names_missing_photos_and_refuses_what_it_cannot_write(
     (tmp_path / "elsewhere" / "x.jpg").unlink()
     code, out = run("export", "--db", rich_catalog, tmp_path / "e.csv")
     assert code == 1 and "photos missing" in out and "R2: " in out and "x.jpg" in out
+    code, out = run("export", "--db", rich_catalog, tmp_path / "copies.csv", "--images",
+                    tmp_path / "copies")  # fmt: skip
+    assert code == 1 and "x.jpg" in (tmp_path / "copies.csv").read_text()  # still named
+    again = tmp_path / "again.db"
+    reimported = import_products(again, tmp_path / "copies.csv")
+    assert "R2" in reimported.rejected  # reported, not silently dropped from the product
     code, out = run("export", "--db", rich_catalog, tmp_path / "e.xlsx")
     assert code == 2 and out.startswith("error: ") and "unknown file type" in out
+    code, out = run("export", "--db", rich_catalog, tmp_path / "e.txt", "--format", "json")
+    assert code == 2 and "unknown file type '.txt'" in out  # import would read it as CSV
     code, out = run("export", "--db", rich_catalog, tmp_path / "e.csv", "--format", "json")
     assert code == 2 and "the name says csv" in out
     pipe = [{"sku": "P|1", "name": "Pipe"}, {"sku": "R1", "related": ["P|1"]}]

@@ -234,3 +234,42 @@ def test_search_text_that_finds_nothing_says_so_and_exits_1(grocer) -> None:
     assert code == 1 and out == "" and err == "no products match 'qwertz'\n"
     code, out, err = _search("--db", grocer, "--text", "qwertz", "--json")
     assert code == 1 and json.loads(out) == [] and "no products match 'qwertz'" in err
+
+
+def test_text_search_options_that_do_not_apply_are_refused(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from kiosk.cli import cli
+
+    db = tmp_path / "shop.db"
+    (tmp_path / "p.csv").write_text("sku,name,category\nA,Vollmilch,Dairy\n")
+    assert import_products(db, tmp_path / "p.csv").ok
+    runner = CliRunner()
+    for args, said in (
+        (["--text", "   "], "--text needs a word to look for"),
+        (["--text", "milch", "--category", "Dairy"], "filter an image search"),
+        (["--text", "milch", "--in-stock"], "filter an image search"),
+    ):
+        result = runner.invoke(cli, ["catalog", "search", "--db", str(db), *args])
+        assert result.exit_code == 2 and said in result.output, result.output
+
+
+def test_decomposed_names_are_found_as_typed_and_long_queries_are_cut_short(tmp_path) -> None:
+    """A product file written on a Mac spells "Bergkäse" as "Bergka" + a combining umlaut:
+    imported, it is the same text as the kiosk's keyboard types, and an inner-word search or
+    a search with the combining form finds it. A query pasted at length is looked at only so
+    far."""
+    import unicodedata
+
+    from catalog.textsearch import MAX_QUERY_WORDS, query_words
+
+    db = tmp_path / "shop.db"
+    name = unicodedata.normalize("NFD", "Bergkäse")
+    assert len(name) == 9
+    (tmp_path / "p.csv").write_text(f"sku,name\nK1,{name}\nK2,Gouda\n", encoding="utf-8")
+    assert import_products(db, tmp_path / "p.csv").ok
+    for query in ("käse", "kase", unicodedata.normalize("NFD", "käse"), "bergkäse"):
+        assert [h.product.sku for h in search_catalog_text(db, query)] == ["K1"], query
+    assert search_catalog_text(db, "K1")[0].product.name == "Bergkäse"  # stored composed
+    assert len(query_words(" ".join(f"w{i}" for i in range(1000)))) <= MAX_QUERY_WORDS
+    assert query_words("gouda gouda Gouda") == ["gouda", "Gouda"]
