@@ -42,8 +42,9 @@ from .vector_index import ExactIndex, VectorIndex, as_queries
 
 log = logging.getLogger(__name__)
 
-#: scores closer than this are a tie (identical vectors can differ in the last float bits)
-TIE = 1e-5
+#: how far behind the first product a candidate sharing one of its photos (the same bytes) may
+#: score and still make the result "not sure": wider than any calibrated confident margin
+SHARED_NEAR = 0.25
 
 
 class TextEncoder(Protocol):
@@ -264,15 +265,19 @@ class CatalogFinder:
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
     def _shared_photo_tie(self, ranked: list[tuple[int, float]]) -> list[int]:
-        """The products tied first because they have the same photo ([] when there is no such
-        tie): scored by one vector, they tie on every scan nearest to it."""
-        if len(ranked) < 2 or ranked[0][1] - ranked[1][1] > TIE:
+        """The first product and the candidates close behind it that have a photo of the same
+        bytes ([] when there are none). Scored by one vector they tie exactly; with the store
+        adaptation (synthetic views, prototypes) they may differ a little, so "close" is a
+        window wider than any margin that makes "We found it" (:data:`SHARED_NEAR`)."""
+        if len(ranked) < 2:
             return []
         first, top = self._shared.get(ranked[0][0], frozenset()), ranked[0][1]
+        if not first:
+            return []
         tied = [
             pid
             for pid, sim in ranked[1:]
-            if top - sim <= TIE and first & self._shared.get(pid, frozenset())
+            if top - sim <= SHARED_NEAR and first & self._shared.get(pid, frozenset())
         ]
         return [ranked[0][0], *tied] if tied else []
 

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from catalog_images import draw_product, shop_photo
 from staff_cli import run
@@ -27,6 +28,7 @@ from catalog import (
     open_finder,
 )
 from catalog.decisions import Decision, DecisionThresholds, decide_result, decision_reason
+from catalog.finder import SHARED_NEAR
 from kiosk.recognizer import Outcome, classify
 
 
@@ -377,3 +379,36 @@ def test_twins_are_not_sure_with_the_store_adaptation_too(
     finder.close()
     photo = tmp_path / "shop" / "images" / "twin.jpg"
     _assert_not_sure_between_twins(twins, fake_embedder.embed([str(photo)])[0])
+
+
+def test_a_product_just_ahead_of_one_sharing_its_photo_is_not_a_sure_thing(
+    twins, tmp_path, fake_embedder
+) -> None:
+    """S2 also has an enrolled shot of its own: a scan a little nearer that shot puts S2 ahead
+    of S6 by a margin the thresholds would accept, but S6 shares S2's photo and is close
+    behind, so the answer is still "not sure"; far behind, it no longer matters."""
+    import cv2
+
+    images = tmp_path / "shop" / "images"
+    cv2.imwrite(str(tmp_path / "s2-shot.jpg"), draw_product(77))  # a photo of S2's own
+    enroll_images(twins, [EnrollItem("S2", tmp_path / "s2-shot.jpg")])
+    index_catalog(twins, fake_embedder)
+    shared, own = fake_embedder.embed([str(images / "p2.jpg"), str(tmp_path / "s2-shot.jpg")])
+    eager = DecisionThresholds(confident_score=0.0, confident_margin=0.01, min_score=-1.0)
+    finder = open_finder(twins)
+    try:
+        for mix, near in ((0.55, True), (1.0, False)):
+            query = mix * own + (1 - mix) * shared
+            result = finder.search_vector(query / np.linalg.norm(query), k=5)
+            lead = result.matches[0].score - next(
+                m.score for m in result.matches if m.product.sku == "S6"
+            )
+            assert result.matches[0].product.sku == "S2" and lead > 0.01
+            if near:
+                assert lead < SHARED_NEAR and result.shared_photo == ("S2", "S6")
+                assert decide_result(result, eager) is Decision.NOT_SURE
+            elif lead > SHARED_NEAR:
+                assert result.shared_photo == ()
+                assert decide_result(result, eager) is Decision.FOUND
+    finally:
+        finder.close()
