@@ -153,6 +153,11 @@ class CatalogListing:
             for row in rows
         ]
 
+    def find(self, text: str, k: int = 1000) -> list[str]:
+        """SKUs the catalog's text search finds for ``text`` (``catalog search --text``)."""
+        with reading(self.db_path):
+            return [hit.product.sku for hit in find_text(self._db, text, k)]
+
     def thumbnail(self, sku: str) -> bytes | None:
         with reading(self.db_path):
             return product_thumbnail(self._db, sku)

@@ -259,6 +259,11 @@ def test_the_list_shows_pictures_prices_aisles_and_photo_counts(make_staff_windo
     ]
     assert [cell(window, s, NAME) for s in shown] == ["Ruby Cola"]
     assert window.products.count.text() == "1 of 13 products"
+    window.products.search.setText("rubby")  # misspelt: the catalog's own text search
+    shown = [
+        window.products.table.sku_at(r) for r in range(window.products.table.filter.rowCount())
+    ]
+    assert [cell(window, s, NAME) for s in shown] == ["Ruby Cola"]
     window.products.search.setText("aisle 9 photo")
     assert [window.products.table.sku_at(0)] == [
         "NP-1"

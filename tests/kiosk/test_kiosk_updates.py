@@ -518,3 +518,31 @@ def test_a_release_the_kiosks_settings_cannot_run_is_refused_before_the_switch(
     assert k.state.current is None and not list(k.state.versions.iterdir())
     ok = kiosk(tmp_path, repo, server, "k2", recognition=RecognitionSettings())
     assert ok.check_once().status == "updated"  # the same release, unpinned
+
+
+def test_a_catalog_from_a_newer_staff_tool_is_refused_until_the_kiosk_is_upgraded(
+    tmp_path, repo, server, demo_db
+):
+    """A release whose catalog has a schema migration this kiosk does not know: its health
+    check refuses it, and the running release stays (README: upgrade kiosks first)."""
+    import sqlite3
+
+    k = kiosk(tmp_path, repo, server)
+    assert k.check_once().status == "updated"
+    newer = tmp_path / "newer.db"
+    shutil.copy2(demo_db, newer)
+    con = sqlite3.connect(newer)
+    migration_set = con.execute("SELECT migration_set FROM _sqlite_migrations").fetchone()[0]
+    con.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+        (migration_set, "m999_from_the_future", "2027-01-01T00:00:00"),
+    )
+    con.commit()
+    con.close()
+    first = Repository(repo).releases()[0]
+    _sign_release(
+        repo, _tar_of({"store.db": newer}), replace(first, version=2, path="releases/stable/2.tar")
+    )
+    out = k.check_once()
+    assert out.status == "failed" and "newer than this AisleLens understands" in out.reason, out
+    assert k.state.current == 1 and opens(k.state)

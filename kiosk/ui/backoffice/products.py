@@ -6,14 +6,14 @@ that product; the window runs the enrolment.
 
 from __future__ import annotations
 
-import re
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QRegularExpression,
     QSize,
     QSortFilterProxyModel,
     Qt,
@@ -144,19 +144,38 @@ class ProductTableModel(QAbstractTableModel):
         return None
 
 
+def folded(text: str) -> str:
+    """``text`` without accents and case, for matching what staff type ("kase": Käse)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 class ProductFilter(QSortFilterProxyModel):
-    """Rows whose name, SKU, category or aisle contain every word typed (any case)."""
+    """Rows the catalog's text search finds for what was typed (words, inner words,
+    misspellings: ``hits``), and rows whose name, SKU, category or aisle contain every word
+    typed (any case, any accents)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFilterRole(SEARCH_ROLE)
-        self.setFilterKeyColumn(PICTURE)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self._words: list[str] = []
+        self._hits: frozenset[str] = frozenset()
 
-    def set_text(self, text: str) -> None:
-        words = "".join(f"(?=.*{re.escape(w)})" for w in text.split())
-        pattern = QRegularExpression(words, QRegularExpression.PatternOption.CaseInsensitiveOption)
-        self.setFilterRegularExpression(pattern)
+    def set_text(self, text: str, hits: Iterable[str] = ()) -> None:
+        self.beginFilterChange()
+        self._words = folded(text).split()
+        self._hits = frozenset(hits)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        if not self._words:
+            return True
+        model = self.sourceModel()
+        assert isinstance(model, ProductTableModel)
+        if model.item(source_row).product.sku in self._hits:
+            return True
+        index = model.index(source_row, PICTURE, source_parent)
+        text = folded(str(model.data(index, SEARCH_ROLE) or ""))
+        return all(w in text for w in self._words)
 
 
 class ProductTable(QTableView):

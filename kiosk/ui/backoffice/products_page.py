@@ -220,7 +220,9 @@ class ProductsPage(QWidget):
         self._show_selected()
 
     def _filter(self, text: str) -> None:
-        self.table.filter.set_text(text)
+        listing = self.session.listing
+        hits = listing.find(text) if listing is not None and text.strip() else []
+        self.table.filter.set_text(text, hits)
         self._update_count()
 
     def _update_count(self) -> None:
