@@ -161,10 +161,13 @@ def remove(ctx: click.Context, db: Path, skus: tuple[str, ...], dry_run: bool) -
         f"{verb} {plural(len(report.removed), 'product')} and "
         f"{plural(report.images, 'reference image')}: {', '.join(report.removed)}"
     )
-    click.echo(
-        f"kept until {report.keep_until[:10]}: aislelens catalog restore --db {db} "
-        + " ".join(report.removed)
-    )
+    if dry_run:
+        click.echo(f"they would be kept until {report.keep_until[:10]} for `catalog restore`")
+    else:
+        click.echo(
+            f"kept until {report.keep_until[:10]}: aislelens catalog restore --db {db} "
+            + " ".join(report.removed)
+        )
     if report.still_related:
         click.echo(
             f"warning: still named as 'goes well with' by {', '.join(report.still_related)}",

@@ -105,6 +105,7 @@ def test_remove_dry_run_then_remove_keeps_them_for_restore(indexed, tmp_path) ->
     code, out = run("remove", "--db", indexed, "S1", "S2", "--dry-run")
     assert code == 0 and out.startswith("would remove 2 products and 2 reference images: S1, S2")
     assert "warning: still named as 'goes well with' by S0, S8" in out
+    assert "would be kept until" in out and "catalog restore --db" not in out  # nothing to undo
     assert len(_skus(indexed)) == 9
     code, out = run("remove", "--db", indexed, "S1", "S2")
     assert code == 0 and out.startswith("removed 2 products and 2 reference images: S1, S2")
