@@ -567,6 +567,13 @@ def _clean_row(
     return None if len(issues) > before else rec
 
 
+def _as_cell(key: str, value: Any) -> str:
+    """A parsed value as a spreadsheet would show it: prices with their cents (1.20)."""
+    if key == "price" and isinstance(value, float):
+        return f"{value:.2f}"
+    return shown(repr(value))
+
+
 def _merge(into: ProductRecord, rec: ProductRecord, row: int, issues: list[ImportIssue]) -> bool:
     """Merge a later row of the same SKU; a different non-empty value is a conflict."""
     ok = True
@@ -583,7 +590,8 @@ def _merge(into: ProductRecord, rec: ProductRecord, row: int, issues: list[Impor
                 ImportIssue(
                     row,
                     key,
-                    f"SKU {rec.sku} not imported: {shown(repr(value))} here, {shown(repr(old))} "
+                    f"SKU {rec.sku} not imported: {_as_cell(key, value)} here, "
+                    f"{_as_cell(key, old)} "
                     f"in row {into.sources.get(key, into.rows[0])} (the rows of one SKU must "
                     "agree: leave the cell empty in all but one)",
                     rec.sku,

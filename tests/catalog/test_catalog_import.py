@@ -134,7 +134,7 @@ def test_bad_rows_are_listed_and_the_good_ones_imported(tmp_path, write_image) -
     assert "0 bytes" in issues[(7, "image")]
     assert "corrupt" in issues[(8, "image")] or "truncated" in issues[(8, "image")]
     assert "5 fields, the header has 4" in issues[(10, "")]
-    assert issues[(12, "price")].startswith("SKU G9 not imported: 1.2 here, 1.0 in row 11")
+    assert issues[(12, "price")].startswith("SKU G9 not imported: 1.20 here, 1.00 in row 11")
     assert "SKU G9 not imported, this row included: row 12" in issues[(11, "")]
     assert sorted(report.created) == ["G1", "G10", "G7"]
     assert set(report.rejected) >= {"G2", "G3", "G4", "G5", "G6", "G8", "G9"}

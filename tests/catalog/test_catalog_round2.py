@@ -254,7 +254,7 @@ def test_import_problems_and_warnings_are_told_apart(tmp_path, write_image) -> N
     assert code == 1 and report["rejected"] == ["C", "E"] and report["created"] == 4
     issues = {(i["row"], i["column"]): i["reason"] for i in report["issues"]}
     assert issues[(4, "price")] == "'-1.50' is a negative price (a price is 0 or more)"
-    assert issues[(7, "price")].startswith("SKU E not imported: 1.2 here, 1.0 in row 6")
+    assert issues[(7, "price")].startswith("SKU E not imported: 1.20 here, 1.00 in row 6")
     assert issues[(6, "")].startswith("SKU E not imported, this row included: row 7")
     warnings = {(w["row"], w["column"]): w["reason"] for w in report["warnings"]}
     assert set(warnings) == {(3, "related"), (5, "price"), (3, "image"), (8, "image")}
