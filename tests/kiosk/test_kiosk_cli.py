@@ -225,6 +225,9 @@ def test_metrics_switched_on_are_served_on_loopback_only(tmp_path, demo_db, demo
     assert 'aislelens_catalog_info{bundle="efficientnet-lite0-retail' in text
     assert 'aislelens_kiosk_scan_stage_seconds_count{stage="inference"}' in text
     assert "aislelens_catalog_products 12.0" in text
+    assert "aislelens_kiosk_camera_up 1.0" in text and "aislelens_kiosk_throttled 0.0" in text
+    assert 'aislelens_cache_total{result="miss"}' in text
+    assert "aislelens_inference_seconds_count" in text
 
 
 def _other_bundle_catalog(tmp_path: Path, demo_db: Path) -> Path:
