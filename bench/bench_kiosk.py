@@ -421,7 +421,8 @@ def report(runs: dict[int, dict], starts: list[dict], first: int) -> str:
         f"**{pct(lat, 50):.1f}** | **{pct(lat, 95):.1f}** |",
     ]
     mem = "\n".join(
-        f"| {n:,} | **{v['kiosk']['vm_hwm_mb']:.0f} MB** ({v['kiosk']['scans']} scans) | "
+        f"| {n:,} | **{v['kiosk']['vm_hwm_mb']:.0f} MB** (after {v['kiosk']['scans']} "
+        f"scan{'' if v['kiosk']['scans'] == 1 else 's'}) | "
         f"{v['peak_rss_mb']:.0f} MB | {pct(v['latency_ms'], 50):.1f} / "
         f"{pct(v['latency_ms'], 95):.1f} ms | {v['rec_per_s']:.1f} |"
         for n, v in sorted(runs.items())
