@@ -35,7 +35,7 @@ from .cache import ResultCache
 from .demo.build import DemoAssets, build_demo
 from .errors import KioskError, ModelChangedError, SettingsError
 from .recognizer import Recognition, Recognizer
-from .settings import KioskSettings, RecognitionSettings
+from .settings import KioskSettings, RecognitionSettings, bundle_choice
 from .sources import FrameSource, open_source
 
 log = logging.getLogger(__name__)
@@ -142,18 +142,6 @@ def make_services(
     """Wire a recognizer and its cache over an opened model and catalog."""
     cache: ResultCache[Recognition] = ResultCache(settings.cache.size, settings.cache.max_distance)
     return KioskServices(embedder, finder, cache, settings.recognition, catalog_db, demo)
-
-
-def bundle_choice(
-    r: RecognitionSettings, ref: str | None, stored: str | None
-) -> tuple[str | None, str]:
-    """(bundle, precision) the kiosk opens: the settings' bundle, else ``ref`` (the one a
-    catalog was indexed with, at its ``stored`` precision unless the settings name one)."""
-    bundle, precision = r.bundle, str(r.precision)
-    if bundle is None and ref is not None:
-        bundle = ref
-        precision = stored if precision == "auto" and stored else precision
-    return bundle, precision
 
 
 def open_embedder(settings: KioskSettings, catalog_db: Path | None = None) -> ImageEmbedder:

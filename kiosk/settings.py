@@ -203,6 +203,18 @@ class MetricsSettings(_Section):
     port: int = Field(default=9108, ge=1024, le=65535)
 
 
+def bundle_choice(
+    r: RecognitionSettings, ref: str | None, stored: str | None
+) -> tuple[str | None, str]:
+    """(bundle, precision) the kiosk opens: the settings' bundle, else ``ref`` (the one a
+    catalog was indexed with, at its ``stored`` precision unless the settings name one)."""
+    bundle, precision = r.bundle, str(r.precision)
+    if bundle is None and ref is not None:
+        bundle = ref
+        precision = stored if precision == "auto" and stored else precision
+    return bundle, precision
+
+
 class KioskSettings(BaseSettings):
     """Everything the kiosk can be told; see :func:`load_settings`."""
 

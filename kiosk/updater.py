@@ -54,8 +54,7 @@ from catalog.publish import (
 from models import ImageEmbedder, ModelError
 
 from .releases import Outcome, UpdateState, default_kiosk_id, fsync_dir, report_of
-from .services import bundle_choice
-from .settings import RecognitionSettings
+from .settings import RecognitionSettings, bundle_choice
 
 log = logging.getLogger(__name__)
 
