@@ -338,6 +338,9 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(str(path), timeout=30)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
+    # SQLite's temporary tables and sorts stay in memory: the catalog commands write nothing
+    # outside the catalog's own files (no etilqs_* file in /var/tmp)
+    conn.execute("PRAGMA temp_store = MEMORY")
     return conn
 
 
