@@ -8,6 +8,7 @@ status 2 here; nothing below this module prints or exits.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sqlite3
@@ -18,11 +19,8 @@ from typing import Any, NoReturn
 
 import click
 
-from catalog.cli import catalog
-from catalog.cli_publish import publish
 from catalog.db import is_damage
 from catalog.errors import CatalogError
-from models.cli import models
 from models.errors import ModelError
 
 from .display import check_display
@@ -31,8 +29,27 @@ from .errors import KioskError
 USER_ERRORS = (ModelError, CatalogError, KioskError)
 
 
+#: command groups imported only when run: the kiosk's own process then never loads the staff
+#: tool, publishing and TUF (about 12 MB of its memory)
+LAZY_COMMANDS = {
+    "catalog": "catalog.cli:catalog",
+    "models": "models.cli:models",
+    "publish": "catalog.cli_publish:publish",
+}
+
+
 class _TranslatingGroup(click.Group):
-    """Turns the libraries' typed errors into ``error: …`` and exit status 2."""
+    """Turns the libraries' typed errors into ``error: …`` and exit status 2; imports the
+    commands of :data:`LAZY_COMMANDS` when they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -57,9 +74,6 @@ def cli(verbose: int) -> None:
     """AisleLens: on-device visual product finder for in-store kiosks."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-cli.add_command(models)
 
 
 @cli.command()
@@ -263,9 +277,6 @@ def staff(
     if status:
         raise click.exceptions.Exit(status)
 
-
-cli.add_command(catalog)
-cli.add_command(publish)
 
 #: the settings file of the commands IT runs on the device (doctor, update)
 DEVICE_CONFIG = click.option(

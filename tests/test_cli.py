@@ -13,7 +13,10 @@ from kiosk.cli import cli
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         yield (*prefix, name), command
         if isinstance(command, click.Group):
             yield from _commands(command, (*prefix, name))
@@ -56,6 +59,23 @@ def test_errors_are_one_line_with_status_2(tmp_path) -> None:
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0
     assert result.output.startswith("error: ") and "no manifest.json" in result.output
+
+
+def test_the_kiosk_process_never_loads_the_staff_tool_or_update_signing() -> None:
+    """The kiosk's memory: `aislelens kiosk` imports neither the catalog's commands nor TUF and
+    its cryptography (they load only when their command runs)."""
+    code = (
+        "import sys\n"
+        "from kiosk.cli import cli\n"
+        "import kiosk.ui.app\n"
+        "assert cli.get_command(None, 'kiosk') is not None\n"
+        "heavy = ('tuf', 'securesystemslib', 'cryptography', 'catalog.cli', 'catalog.publish')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "cli.get_command(None, 'publish')\n"
+        "print('tuf' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True"], out.stdout
 
 
 def test_runtime_commands_never_import_torch() -> None:
