@@ -33,7 +33,7 @@ from sqlite_utils import Database
 from bench.report import BENCHMARKS, write_section
 from bench.synthetic import clustered, statistics
 from catalog import CatalogSettings, ExactIndex
-from catalog.index_hnsw import HnswIndex
+from catalog.index_hnsw import HnswIndex, ef_for_size
 from catalog.index_projected import PcaProjection, ProjectedIndex
 from catalog.index_store import iter_db_vectors, new_graph
 
@@ -109,7 +109,8 @@ def bench_size(
         index.projection.save(tmp / "i.pca")
         file_bytes += (tmp / "i.pca").stat().st_size
     sweep = []
-    for ef in sorted(set([*efs, settings.hnsw_ef])):
+    default_ef = settings.hnsw_ef or ef_for_size(n)
+    for ef in sorted(set([*efs, default_ef])):
         graph.ef = ef
         graph._index.set_ef(ef)
         found = np.stack([index.search(q, 10)[0][0] for q in queries])
@@ -125,7 +126,7 @@ def bench_size(
                 "p95_ms": float(np.percentile(ms, 95)),
             }
         )
-    main = next(s for s in sweep if s["ef"] == settings.hnsw_ef)
+    main = next(s for s in sweep if s["ef"] == default_ef)
     result = {
         "n": n,
         "index_dim": index_dim,
@@ -220,17 +221,20 @@ def main() -> None:
         rows = [bench_size(n, args.queries, settings, args.sweep, Path(tmp)) for n in args.sizes]
     s0 = rows[0]["stats"]
     index_dim = rows[0]["index_dim"]
+    ef_text = (
+        str(settings.hnsw_ef) if settings.hnsw_ef else "chosen from the size: 64 to 100k, 256 at 1M"
+    )
     if index_dim:
         setup = (
             f"HnswIndex (M={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}, "
-            f"ef={settings.hnsw_ef}, cosine) over the vectors PCA-projected to {index_dim} "
+            f"ef={ef_text}, cosine) over the vectors PCA-projected to {index_dim} "
             "dimensions, each search re-ranking max(4k, k+32) candidates exactly with their "
             "full vectors read by id from SQLite (as the catalog does),"
         )
     else:
         setup = (
             f"HnswIndex (M={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}, "
-            f"ef={settings.hnsw_ef}, cosine) over the full vectors (no projection)"
+            f"ef={ef_text}, cosine) over the full vectors (no projection)"
         )
     lines = [
         f"{setup} against ExactIndex (numpy) on synthetic 1280-d "

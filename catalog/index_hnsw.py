@@ -3,11 +3,13 @@
 Deletions are marks (``mark_deleted``) whose slots later additions reuse
 (``replace_deleted``); hnswlib keeps the marks in its file, this class keeps the set of deleted
 labels (saved in the index metadata by :mod:`catalog.index_store`). hnswlib's ``load_index``
-resets ``ef``, so it is set again after every load.
+resets ``ef``, so it is set again after every load. ``ef=0`` chooses it from the graph's size
+at each search (:func:`ef_for_size`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 
@@ -18,6 +20,15 @@ from .vector_index import ExactIndex, as_queries
 
 #: With a filter that allows at most this many items, search them exactly (faster and exact).
 EXACT_FILTER_LIMIT = 4096
+
+
+def ef_for_size(n: int) -> int:
+    """The search ``ef`` for a graph of ``n`` vectors: 64 up to 100,000, then growing to 256 at
+    1,000,000 (and no further), the smallest values reaching recall@10 >= 0.99 at 100,000 and
+    >= 0.98 at 1,000,000 in the sweep of ``bench/bench_index.py`` (BENCHMARKS.md)."""
+    if n <= 100_000:
+        return 64
+    return min(256, round(64 * (n / 100_000) ** math.log10(4)))
 
 
 class HnswIndex:
@@ -48,8 +59,8 @@ class HnswIndex:
                 allow_replace_deleted=True,
             )
         self._index = _index
-        self._index.set_ef(ef)
         self._deleted: set[int] = set()
+        self._index.set_ef(ef or ef_for_size(len(self)))
 
     @property
     def m(self) -> int:
@@ -122,8 +133,9 @@ class HnswIndex:
         if k <= 0:
             empty = np.empty((len(q), 0))
             return empty.astype(np.int64), empty.astype(np.float32)
-        if self._index.ef < max(self.ef, k):
-            self._index.set_ef(max(self.ef, k))
+        ef = max(self.ef or ef_for_size(len(self)), k)
+        if self._index.ef != ef:
+            self._index.set_ef(ef)
         allowed_set = set(allowed.tolist()) if allowed is not None else None
         flt = allowed_set.__contains__ if allowed_set is not None else None
         while True:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bench.synthetic import clustered as synthetic_embeddings
-from catalog import CatalogError, ExactIndex, IndexCorruptError, VectorIndex
-from catalog.index_hnsw import HnswIndex
+from catalog import CatalogError, CatalogSettings, ExactIndex, IndexCorruptError, VectorIndex
+from catalog.index_hnsw import HnswIndex, ef_for_size
 from catalog.index_projected import PcaProjection, ProjectedIndex
 from models import l2_normalize
 
@@ -95,6 +95,31 @@ def test_save_load_keeps_items_deletions_and_sets_ef_again(tmp_path) -> None:
     exact.add(data, np.arange(1000))
     exact.save(tmp_path / "e.npz")
     assert np.array_equal(ExactIndex.load(tmp_path / "e.npz").labels(), np.arange(1000))
+
+
+def test_default_ef_grows_with_the_catalog_as_the_sweep_chose() -> None:
+    assert CatalogSettings().hnsw_ef == 0  # the default: chosen from the graph's size
+    assert [ef_for_size(n) for n in (10, 100_000, 300_000, 1_000_000, 5_000_000)] == [
+        64,
+        64,
+        124,
+        256,
+        256,
+    ]
+    data = clustered(1000)
+    index = HnswIndex(64, m=16, ef_construction=80, ef=0)
+    index.add(data, np.arange(1000))
+    index.search(data[:1], 5)
+    assert index._index.ef == 64
+    index.search(data[:1], 100)  # never below k
+    assert index._index.ef == 100
+    index.search(data[:1], 5)
+    assert index._index.ef == 64
+
+
+def test_a_negative_ef_setting_is_refused() -> None:
+    with pytest.raises(CatalogError, match="hnsw_ef >= 0"):
+        CatalogSettings(hnsw_ef=-1)
 
 
 def test_k_larger_than_the_index_returns_what_exists() -> None:
