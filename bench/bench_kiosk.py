@@ -96,6 +96,9 @@ def build_catalog(n: int, demo_products: Path) -> Path:
 
     db = CACHE / f"catalog-v2-{n}.db"
     if (CACHE / f"catalog-v2-{n}.done").exists():
+        from catalog.db import open_catalog
+
+        open_catalog(db).close()  # brings a cached catalog to this code's schema, as staff's do
         return db
     folder = CACHE / f"fillers-{n}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -393,10 +396,10 @@ def main() -> None:
         )
         print(f"the kiosk's own memory with {n} products…", flush=True)
         runs[n]["kiosk"] = kiosk_memory(db, demo.camera)
+        print(f"start-up with {n} products…", flush=True)
+        runs[n]["starts"] = startup(db, demo.camera)
     first = min(args.sizes)
-    print("start-up…", flush=True)
-    starts = startup(build_catalog(first, demo.products_file), demo.camera)
-    body = report(runs, starts, first)
+    body = report(runs, first)
     print(body)
     cmd = "python bench/bench_kiosk.py" + (
         "" if args.sizes == [10_000, 100_000] else " --sizes " + " ".join(map(str, args.sizes))
@@ -406,7 +409,7 @@ def main() -> None:
     write_section("kiosk", "Kiosk: recognition latency, throughput, memory, start-up", body, cmd)
 
 
-def report(runs: dict[int, dict], starts: list[dict], first: int) -> str:
+def report(runs: dict[int, dict], first: int) -> str:
     r = runs[first]
     lat = r["latency_ms"]
     p = r["parts_ms"]
@@ -427,9 +430,13 @@ def report(runs: dict[int, dict], starts: list[dict], first: int) -> str:
         f"{pct(v['latency_ms'], 95):.1f} ms | {v['rec_per_s']:.1f} |"
         for n, v in sorted(runs.items())
     )
-    ff = statistics.median(s["first_frame_s"] for s in starts)
-    rd = statistics.median(s["ready_s"] for s in starts)
-    wall = statistics.median(s["wall_s"] for s in starts)
+    starts = "\n".join(
+        f"| {n:,} | {statistics.median(s['first_frame_s'] for s in v['starts']):.2f} s | "
+        f"**{statistics.median(s['ready_s'] for s in v['starts']):.2f} s** | "
+        f"{statistics.median(s['wall_s'] for s in v['starts']):.2f} s |"
+        for n, v in sorted(runs.items())
+    )
+    n_starts = len(r["starts"])
     others = max(v["others_cpu"] for v in runs.values())
     busy = " (the figures are upper bounds)" if others > 0.1 else ""
     return f"""
@@ -453,12 +460,15 @@ finished) while the preview showed {r["display_fps"]:.0f} fps and the camera del
 | --- | --- | --- | --- | --- |
 {mem}
 
-Start-up (`aislelens kiosk --exit-when-ready`, {first:,} products, median of {len(starts)}):
-first frame **{ff:.2f} s**, ready (model and catalog loaded) **{rd:.2f} s** after the command
-started; {wall:.2f} s from process spawn to exit, interpreter and imports included.
+Start-up (`aislelens kiosk --exit-when-ready`, median of {n_starts}; first frame and ready are
+timed from the command's start, after the interpreter; the last column from spawn to exit):
 
-Targets on this 2-core machine: p95 ≤ 30 ms end to end, RSS ≤ 400 MB with 100k products,
-ready ≤ 3 s.
+| products | first frame | ready (model and catalog loaded) | spawn to exit |
+| --- | --- | --- | --- |
+{starts}
+
+Targets on this 2-core machine (issue 14): end to end p95 ≤ 10 ms at 10k products (bar ≤ 13 ms),
+kiosk peak memory ≤ 300 MB at 100k, ready ≤ 1 s at 100k.
 """
 
 

@@ -321,11 +321,20 @@ def _m006(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="m007_images_sha256")
+def _m007(db: Database) -> None:
+    # Photos by their bytes: the kiosk looks for products sharing a photo when it opens a
+    # catalog (catalog/consistency.py), a GROUP BY that otherwise sorts every image (0.16 s
+    # of the start-up at 100,000 products); covering, so the index alone answers it.
+    db.execute("CREATE INDEX images_sha256 ON images (sha256, product_id)")
+
+
 #: The schema version is the number of migrations this code knows.
 SCHEMA_VERSION = len(migrations._migrations)
 #: The oldest schema a read-only open (the kiosk) still reads: later migrations only add what
 #: the kiosk does not read (the vector checksums of m004, the removed products of m005), or
-#: reads only when present (the trigram table of m006: text search scans without it).
+#: reads only when present (the trigram table of m006: text search scans without it; the
+#: photo index of m007 only speeds a query up).
 READABLE_FROM = 3
 
 

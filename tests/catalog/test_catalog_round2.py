@@ -412,3 +412,18 @@ def test_a_product_just_ahead_of_one_sharing_its_photo_is_not_a_sure_thing(
                 assert decide_result(result, eager) is Decision.FOUND
     finally:
         finder.close()
+
+
+def test_the_kiosk_finds_shared_photos_from_an_index_not_a_sort_of_every_image(twins) -> None:
+    """Opening a catalog looks for products sharing a photo (the rule above); on a large
+    catalog that query must read the covering index of migration m007, not sort the images."""
+    from catalog.consistency import _SHARED_SHA
+    from catalog.db import open_catalog_readonly
+
+    db = open_catalog_readonly(twins)
+    try:
+        plan = " ".join(str(r[-1]) for r in db.conn.execute(f"EXPLAIN QUERY PLAN {_SHARED_SHA}"))
+    finally:
+        db.close()
+    assert "COVERING INDEX images_sha256" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
