@@ -8,8 +8,10 @@ real catalog and camera, :class:`DemoBackend` the self-drawn demo shop; tests pa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,6 +32,7 @@ from catalog import (
 from catalog.cli_common import catalog_bundle
 from catalog.types import ProductFinder
 from models import ImageEmbedder, ModelError
+from models.embedder import planned_model_id
 
 from .cache import ResultCache
 from .demo.build import DemoAssets, build_demo
@@ -153,6 +156,38 @@ def open_embedder(settings: KioskSettings, catalog_db: Path | None = None) -> Im
     return ImageEmbedder.open(bundle, precision, threads=r.threads, headroom=r.headroom)
 
 
+def open_model_and_catalog(
+    settings: KioskSettings, catalog_db: Path
+) -> tuple[ImageEmbedder, ProductFinder]:
+    """The model and the catalog, loaded side by side: the model on a thread of its own while
+    the catalog opens (its index file read and checked) for the model's planned id. Nothing is
+    left open when either fails."""
+    r = settings.recognition
+    bundle, precision = bundle_choice(r, *catalog_bundle(catalog_db))
+    planned = planned_model_id(bundle, precision)
+    with ThreadPoolExecutor(1, thread_name_prefix="model-load") as pool:
+        loading = pool.submit(open_embedder, settings, catalog_db)
+        try:
+            finder = open_finder(catalog_db, bundle_id=planned)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                loading.result().close()
+            raise
+        try:
+            embedder = loading.result()
+        except BaseException:
+            finder.close()
+            raise
+    if embedder.model_id != planned:  # not expected: the manifest names the model it loads
+        finder.close()
+        try:
+            finder = open_finder(catalog_db, bundle_id=embedder.model_id)
+        except BaseException:
+            embedder.close()
+            raise
+    return embedder, finder
+
+
 class StoreBackend:
     """A store's catalog database and its camera (``camera.source``)."""
 
@@ -172,12 +207,7 @@ class StoreBackend:
 
     def open(self, progress: Progress | None = None) -> KioskServices:
         assert self.settings.catalog_db is not None
-        embedder = open_embedder(self.settings, self.settings.catalog_db)
-        try:
-            finder = open_finder(self.settings.catalog_db, bundle_id=embedder.model_id)
-        except BaseException:
-            embedder.close()
-            raise
+        embedder, finder = open_model_and_catalog(self.settings, self.settings.catalog_db)
         log.info(
             "catalog %s version %s, model %s",
             self.settings.catalog_db,

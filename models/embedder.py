@@ -47,6 +47,20 @@ class EmbedReport:
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index, one-line reason)
 
 
+def resolve_precision(bundle: Bundle, precision: str = "auto") -> str:
+    """The precision ``auto`` stands for in ``bundle`` (int8 when it ships one)."""
+    if precision == "auto":
+        return "int8" if "int8" in bundle.manifest.files else "fp32"
+    return precision
+
+
+def planned_model_id(name_or_path: str | os.PathLike[str] | None, precision: str = "auto") -> str:
+    """The ``model_id`` :meth:`ImageEmbedder.open` will give, read from the bundle's manifest
+    without loading the model (a catalog can be opened for it meanwhile)."""
+    bundle = load_bundle(name_or_path)
+    return bundle.bundle_id(resolve_precision(bundle, precision))
+
+
 class ImageEmbedder:
     """Embeds BGR frames or image files with one precision of a model bundle."""
 
@@ -61,8 +75,7 @@ class ImageEmbedder:
         providers: list[str] | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
-        if precision == "auto":
-            precision = "int8" if "int8" in bundle.manifest.files else "fp32"
+        precision = resolve_precision(bundle, precision)
         self.bundle = bundle
         self.precision = precision
         self.preprocess = Preprocessor(bundle.manifest.preprocess)
