@@ -166,7 +166,9 @@ def open_model_and_catalog(
     bundle, precision = bundle_choice(r, *catalog_bundle(catalog_db))
     planned = planned_model_id(bundle, precision)
     with ThreadPoolExecutor(1, thread_name_prefix="model-load") as pool:
-        loading = pool.submit(open_embedder, settings, catalog_db)
+        loading = pool.submit(
+            ImageEmbedder.open, bundle, precision, threads=r.threads, headroom=r.headroom
+        )
         try:
             finder = open_finder(catalog_db, bundle_id=planned)
         except BaseException:
