@@ -94,8 +94,8 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     from kiosk.services import open_embedder
     from kiosk.settings import load_settings
 
-    db = CACHE / f"catalog-v2-{n}.db"
-    if (CACHE / f"catalog-v2-{n}.done").exists():
+    db = CACHE / f"catalog-v3-{n}.db"
+    if (CACHE / f"catalog-v3-{n}.done").exists():
         from catalog.db import open_catalog
 
         open_catalog(db).close()  # brings a cached catalog to this code's schema, as staff's do
@@ -143,7 +143,7 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     report = index_catalog(db, embedder, settings=CatalogSettings(adapt_view_products=200))
     embedder.close()
     print(f"  indexed {report.embedded} images in {time.perf_counter() - t0:.0f} s", flush=True)
-    (CACHE / f"catalog-v2-{n}.done").write_text("ok")
+    (CACHE / f"catalog-v3-{n}.done").write_text("ok")
     return db
 
 

@@ -181,7 +181,7 @@ class CatalogFinder:
     def _load_prototypes(self, settings: CatalogSettings, stored: StoredAdaptation) -> VectorIndex:
         """The prototypes' HNSW graph when the catalog has a checked one, else all of them
         searched exactly (labels: product ids)."""
-        graph = load_proto_graph(self.db_path, stored, settings)
+        graph = load_proto_graph(self.db_path, stored, settings, self._full_prototypes)
         if graph is not None:
             return graph
         ids, vectors = load_prototypes(self._db, stored.adaptation.out_dim)
@@ -208,6 +208,12 @@ class CatalogFinder:
         if not found:
             return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
         return np.concatenate(found), np.concatenate(vectors)
+
+    def _full_prototypes(self, product_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stored prototypes of ``product_ids`` (a narrowed prototype graph re-ranks with them)."""
+        assert self.adaptation is not None
+        with self._lock:
+            return load_prototypes(self._db, self.adaptation.adaptation.out_dim, product_ids)
 
     @property
     def index_kind(self) -> str:

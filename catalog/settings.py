@@ -32,6 +32,10 @@ class CatalogSettings:
     #: the HNSW graph holds the vectors PCA-projected to this many dimensions (re-ranked with
     #: the full vectors at search); 0, or at least the vectors' width: no projection
     index_dim: int = 256
+    #: the prototypes' HNSW graph (large catalogs with a store adaptation) holds only their
+    #: first this many principal coordinates, and its candidates are re-ranked with the full
+    #: prototypes; 0, or at least the adapted width: the whole prototypes
+    proto_graph_dim: int = 128
     #: rebuild the HNSW graph from scratch once this share of its items is marked deleted
     rebuild_deleted_share: float = 0.2
     #: threads hnswlib may use while building (0: all usable CPUs)
@@ -64,8 +68,10 @@ class CatalogSettings:
             raise CatalogError(
                 "settings: hnsw_m must be >= 2, hnsw_ef_construction >= 1 and hnsw_ef >= 0"
             )
-        if self.index_dim < 0:
-            raise CatalogError("settings: index_dim must be >= 0 (0: no projection)")
+        if self.index_dim < 0 or self.proto_graph_dim < 0:
+            raise CatalogError(
+                "settings: index_dim and proto_graph_dim must be >= 0 (0: no projection)"
+            )
         if not 0.0 < self.rebuild_deleted_share <= 1.0:
             raise CatalogError("settings: rebuild_deleted_share must be in (0, 1]")
         if self.adapt_views < 0 or self.adapt_view_products < 1 or self.adapt_shrinkage <= 0:
@@ -82,6 +88,10 @@ class CatalogSettings:
     def projected_dim(self, dim: int) -> int:
         """Width of the HNSW graph's vectors for ``dim``-d embeddings; 0: not projected."""
         return self.index_dim if 0 < self.index_dim < dim else 0
+
+    def proto_graph_width(self, out_dim: int) -> int:
+        """Width of the prototype graph's vectors for ``out_dim``-d prototypes."""
+        return self.proto_graph_dim if 0 < self.proto_graph_dim < out_dim else out_dim
 
     @classmethod
     def from_env(

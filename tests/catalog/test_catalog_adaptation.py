@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sqlite3
 
 import numpy as np
 import pytest
@@ -19,9 +21,11 @@ from catalog import (
     open_finder,
     remove_products,
 )
-from catalog.adaptation import ProductVectors, fit_adaptation, prototypes
-from catalog.adapter import proto_graph_path
+from catalog.adaptation import Adaptation, ProductVectors, fit_adaptation, l2n, prototypes
+from catalog.adapter import _principal_axes, proto_graph_path
 from catalog.calibration import Samples, choose_thresholds
+from catalog.index_hnsw import HnswIndex
+from catalog.index_projected import PcaProjection, ProjectedIndex
 from kiosk.cli import cli
 
 
@@ -161,6 +165,81 @@ def test_large_catalogs_get_a_checked_prototype_graph(shop, tmp_path, fake_embed
     finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
     assert finder.index_kind == "adapted prototypes (hnsw)"
     finder.close()
+
+
+def test_a_narrow_prototype_graph_ranks_and_scores_like_the_whole_prototypes(
+    shop, tmp_path, fake_embedder, write_image
+):
+    finders = {}
+    for width in (8, 0):  # 8 of the 32 adapted coordinates in the graph, or all of them
+        db = tmp_path / f"w{width}" / "store.db"
+        db.parent.mkdir()
+        import_products(db, shop(12))
+        shot = write_image(tmp_path / "s.jpg", shop_photo(1, 0))
+        enroll_images(db, [EnrollItem("S1", shot)])
+        settings = CatalogSettings(
+            exact_threshold=4, adapt_views=3, index_dim=32, hnsw_m=8, proto_graph_dim=width
+        )
+        index_catalog(db, fake_embedder, settings=settings)
+        finders[width] = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
+    narrow, whole = finders[8], finders[0]
+    assert narrow.adaptation is not None and narrow.adaptation.graph_dim == 8
+    assert whole.adaptation is not None and whole.adaptation.graph_dim == 32
+    assert narrow.index_kind == whole.index_kind == "adapted prototypes (hnsw)"
+    for i in (1, 4, 7, 11):
+        photo = fake_embedder.embed([str(tmp_path / "shop" / "images" / f"p{i}.jpg")])[0]
+        a, b = narrow.search_vector(photo, k=5), whole.search_vector(photo, k=5)
+        assert a.matches[0].product.sku == f"S{i}"
+        assert [m.product.sku for m in a.matches] == [m.product.sku for m in b.matches]
+        assert np.allclose([m.score for m in a.matches], [m.score for m in b.matches], atol=1e-5)
+    for finder in finders.values():
+        finder.close()
+
+
+def test_catalogs_fitted_before_narrow_graphs_load_their_whole_width_graph(
+    shop, tmp_path, fake_embedder, write_image
+):
+    db = tmp_path / "store.db"
+    import_products(db, shop(12))
+    enroll_images(db, [EnrollItem("S1", write_image(tmp_path / "s.jpg", shop_photo(1, 0)))])
+    settings = CatalogSettings(exact_threshold=4, adapt_views=3, index_dim=32, hnsw_m=8)
+    index_catalog(db, fake_embedder, settings=dataclasses.replace(settings, proto_graph_dim=0))
+    with sqlite3.connect(db) as conn:  # the params an earlier release wrote: no graph_dim
+        params = json.loads(conn.execute("SELECT params FROM adaptation").fetchone()[0])
+        del params["graph_dim"], params["fit"]["proto_graph_dim"]
+        conn.execute("UPDATE adaptation SET params = ?", [json.dumps(params)])
+    finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
+    assert finder.adaptation is not None and finder.adaptation.graph_dim == 32
+    assert finder.index_kind == "adapted prototypes (hnsw)"
+    photo = fake_embedder.embed([str(tmp_path / "shop" / "images" / "p7.jpg")])[0]
+    assert finder.search_vector(photo, k=2).matches[0].product.sku == "S7"
+    finder.close()
+    report = index_catalog(db, fake_embedder, settings=settings)  # refitted to the new width
+    assert report.adaptation is not None and report.adaptation.action == "fitted"
+    finder = open_finder(db, bundle_id=fake_embedder.model_id, settings=settings)
+    assert finder.adaptation is not None and finder.adaptation.graph_dim == 32  # 128 >= 32
+    finder.close()
+
+
+def test_principal_axes_keep_the_neighbours_of_a_half_width_graph():
+    rng = np.random.default_rng(3)
+    d, n = 64, 3000
+    scales = 1.0 / np.sqrt(1 + np.arange(d))  # a decaying spectrum, as embeddings have
+    basis = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    protos = l2n((rng.normal(size=(n, d)) * scales) @ basis).astype(np.float32)
+    adaptation = Adaptation(np.zeros(d, np.float32), np.eye(d, dtype=np.float32))
+    rotated_adaptation, rotated = _principal_axes(adaptation, protos)
+    assert np.allclose(rotated @ rotated.T, protos @ protos.T, atol=1e-5)  # cosines kept
+    ids = np.arange(n, dtype=np.int64)
+    graph = HnswIndex(d // 2, m=16, ef_construction=100, ef=64, capacity=n)
+    graph.add(l2n(rotated[:, : d // 2]), ids)
+    leading = PcaProjection(np.zeros(d, np.float32), np.eye(d, dtype=np.float32)[: d // 2])
+    index = ProjectedIndex(graph, leading, lambda labels: (labels, rotated[labels]))
+    queries = l2n(protos[:200] + rng.normal(size=(200, d)).astype(np.float32) * 0.05)
+    found, _ = index.search(rotated_adaptation.transform(queries), 10)
+    truth = np.argsort(-(queries @ protos.T), axis=1)[:, :10]
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+    assert recall >= 0.98, recall
 
 
 @pytest.mark.slow
