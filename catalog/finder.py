@@ -255,7 +255,8 @@ class CatalogFinder:
         """Best (product id, similarity) pairs over all query vectors, best first."""
         available = len(self._labels) if allowed is None else len(allowed)
         want = k + (1 if exclude is not None else 0)
-        n_img = min(available, want * 3 + 8)
+        # prototypes are one vector per product: no more are needed than products wanted
+        n_img = min(available, want if self.adaptation is not None else want * 3 + 8)
         best: dict[int, float] = {}
         while n_img > 0:
             labels, sims = self._index.search(queries, n_img, allowed=allowed)
