@@ -404,3 +404,28 @@ def test_the_staff_page_tells_a_manager_about_the_catalog_and_todays_scans(
     assert window.staff.values["staff_throttling"].text() == "aus"  # values follow too
     assert window.staff.values["staff_camera"].text().startswith("läuft")
     assert window.staff.exit_button.text() == "Kiosk beenden"
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_the_preview_shows_the_frame_scaled_to_fit_and_mirrored_when_asked(qtbot, mirror):
+    from kiosk.ui.preview import PreviewWidget
+
+    preview = PreviewWidget(0.8, mirror=mirror)
+    qtbot.addWidget(preview)
+    preview.resize(800, 600)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[:, :160] = (0, 0, 255)  # left half red, right half blue (BGR)
+    frame[:, 160:] = (255, 0, 0)
+    preview.set_frame(frame)
+    shot = preview.grab().toImage()
+    # 320x240 fits 800x600 exactly at 2.5x; the guide's shade darkens the outer edge
+    left, right = shot.pixelColor(20, 300), shot.pixelColor(780, 300)
+    reds = (left.red(), right.red()) if not mirror else (right.red(), left.red())
+    blues = (right.blue(), left.blue()) if not mirror else (left.blue(), right.blue())
+    assert reds[0] > 80 and reds[1] < 20 and blues[0] > 80 and blues[1] < 20
+    # a new frame is shown (not the scaled copy of the last one)
+    preview.set_frame(np.full((240, 320, 3), (0, 255, 0), np.uint8))
+    centre = preview.grab().toImage().pixelColor(400, 300)
+    assert centre.green() > 200 and centre.red() < 20 and centre.blue() < 20
+    preview.clear()
+    assert not preview.has_frame
