@@ -9,8 +9,10 @@ enrolled). The adaptation is
 - a *shrunk within-class whitening* ``z = normalise((x − mean) · A)``: ``A`` scales down the
   directions in which one product's photos vary (``(S_w + λ·mean(eig) I)^-½`` with ``S_w`` the
   pooled within-product covariance), so that what tells products apart counts more; above
-  ``exact_threshold`` products the space is first cut to the ``index_dim`` leading principal
-  components, to keep the kiosk's memory flat;
+  ``exact_threshold`` products the whitened space is then cut to its ``index_dim`` leading
+  principal components, to keep the kiosk's memory flat (whitening first: cutting the raw
+  space first kept the directions the photos vary most in, which are mostly nuisance, and on
+  the development set the calibration could then never say "We found it");
 - one *prototype* per product in that space: the normalised sum of its catalog photos, its
   enrolled shots and the mean of its synthetic views.
 
@@ -99,8 +101,8 @@ def fit_adaptation(
 ) -> Adaptation:
     """Fit the adaptation on the store's products.
 
-    ``out_dim`` (0: keep every dimension) first cuts the space to that many principal
-    components of the store's photos."""
+    ``out_dim`` (0: keep every dimension) cuts the whitened space to that many principal
+    components of the store's whitened photos."""
     products = list(products)
     if not products:
         raise ValueError("no product vectors to fit an adaptation on")
@@ -115,30 +117,32 @@ def fit_adaptation(
         total += v.sum(axis=0)
         count += len(v)
     mean = total / max(count, 1)
-    basis = np.eye(d)
-    if 0 < out_dim < d:
-        scatter = np.zeros((d, d))
-        for block in _blocks(products, chunk, lambda p: p.all() - mean):
-            scatter += block.T @ block
-        _, vecs = np.linalg.eigh(scatter / max(count, 1))
-        basis = vecs[:, ::-1][:, :out_dim]
-    r = basis.shape[1]
-    within = np.zeros((r, r))
+
+    def centred(p: ProductVectors) -> np.ndarray:
+        v = p.all().astype(np.float32)
+        return v - v.mean(axis=0) if len(v) >= 2 else v[:0]
+
+    within = np.zeros((d, d))
     n_within = 0
-    for p in products:
-        v = (p.all() - mean) @ basis
-        if len(v) < 2:
-            continue
-        c = v - v.mean(axis=0)
-        within += c.T @ c
-        n_within += len(v)
+    for block in _blocks(products, chunk, centred):  # one product of matrices per block
+        within += (block.T @ block).astype(np.float64)
+        n_within += len(block)
     if n_within == 0:  # no product has two photos: nothing to learn, plain centring
-        matrix = basis
+        matrix = np.eye(d)
     else:
         eig, vecs = np.linalg.eigh(within / n_within)
         eig = np.maximum(eig, 0.0)
         ridge = shrinkage * max(float(eig.mean()), 1e-12)
-        matrix = basis @ (vecs @ np.diag(1.0 / np.sqrt(eig + ridge)) @ vecs.T)
+        matrix = vecs @ np.diag(1.0 / np.sqrt(eig + ridge)) @ vecs.T
+    if 0 < out_dim < d:  # the leading principal axes of the whitened photos
+        scatter = np.zeros((d, d))
+        whiten = matrix.astype(np.float32)
+        for block in _blocks(
+            products, chunk, lambda p: (p.all() - mean).astype(np.float32) @ whiten
+        ):
+            scatter += (block.T @ block).astype(np.float64)
+        _, vecs = np.linalg.eigh(scatter / max(count, 1))
+        matrix = matrix @ vecs[:, ::-1][:, :out_dim]
     return Adaptation(mean.astype(np.float32), matrix.astype(np.float32))
 
 

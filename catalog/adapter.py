@@ -341,6 +341,8 @@ def _params(settings: CatalogSettings) -> dict[str, float | int]:
         "view_products": settings.adapt_view_products,
         "target": settings.calibrate_target,
         "proto_graph_dim": settings.proto_graph_dim,
+        # 2: a cut adapted space is whitened first, then cut (catalogs fitted before refit)
+        "method": 2,
     }
 
 
