@@ -24,15 +24,18 @@ from ..services import describe_error
 
 log = logging.getLogger(__name__)
 
-#: how much nicer than the GUI and camera threads the model's thread runs (Linux): when the
-#: CPU is contended the preview keeps its frame rate and the scan waits a little instead
-WORKER_NICENESS = 4
+#: how much nicer than the GUI and camera threads the model's thread runs (Linux). 0: the
+#: same. At +4 the scan's tail waited on the preview: in alternating runs of
+#: `bench/bench_kiosk.py --sizes 10000` on a quiet machine, end to end p95 was 13.1-13.4 ms at
+#: +4 and 11.7-12.6 ms at 0, with the preview at 29-30 fps either way (one frame is scaled
+#: once, 0.9 ms, so it does not need the priority)
+WORKER_NICENESS = 0
 _thread_state = threading.local()
 
 
 def lower_this_thread() -> None:
     """Renice the calling pool thread once (per-thread niceness is a Linux feature)."""
-    if getattr(_thread_state, "lowered", False):
+    if not WORKER_NICENESS or getattr(_thread_state, "lowered", False):
         return
     _thread_state.lowered = True
     try:
