@@ -315,7 +315,10 @@ class CatalogFinder:
             margin = ranked[0][1] - ranked[1][1]
         matches = self._matches(ranked[:k])
         tied = self._shared_photo_tie(ranked)
-        shared = tuple(m.product.sku for m in self._matches([r for r in ranked if r[0] in tied]))
+        # by SKU: which twin a float's last bits put first must not change what is shown
+        shared = tuple(
+            sorted(m.product.sku for m in self._matches([r for r in ranked if r[0] in tied]))
+        )
         t2 = time.perf_counter()
         return SearchResult(
             matches,

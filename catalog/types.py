@@ -68,7 +68,7 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     #: SKUs tied first because they have the same photo (identical bytes) and the scan is
     #: nearest to it: nothing tells them apart, so the kiosk shows them as candidates, never
-    #: "We found it" (catalog.decisions); () when the first place is not such a tie
+    #: "We found it" (catalog.decisions), in SKU order; () when the first place is not such a tie
     shared_photo: tuple[str, ...] = ()
 
 
