@@ -164,7 +164,9 @@ def embed_views(
                 continue
             seed = int.from_bytes(hashlib.sha256(sha.encode()).digest()[:4], "little")
             views = synthetic_views(image, n, seed=seed, backgrounds=backgrounds)
-            vectors = embedder.embed(views, batch_size=settings.batch_size)
+            vectors = embedder.embed(
+                views, batch_size=settings.batch_size, fast=settings.fast_preprocess
+            )
             blob = _blob(vectors)
             with db.atomic():
                 db.conn.execute(

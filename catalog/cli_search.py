@@ -135,7 +135,9 @@ def search(
                 f"{db}: vectors made by {finder.bundle_id}, but its "
                 f"bundle now loads as {embedder.model_id}"
             )
-        result = embedder.embed_files([str(p) for p in images])
+        result = embedder.embed_files(
+            [str(p) for p in images], fast=settings_of(ctx).fast_preprocess
+        )
         out = []
         for vector, i in zip(result.vectors, result.ok, strict=True):
             res = finder.search_vector(vector, k, category=category, in_stock_only=in_stock)

@@ -243,6 +243,7 @@ def embed_queries(
             batch_size=settings.batch_size,
             workers=settings.decode_workers,
             progress=ticker(bar),
+            fast=settings.fast_preprocess,
         )
     finally:
         bar.close()

@@ -173,6 +173,7 @@ def _store_chunk(
         batch_size=settings.batch_size,
         workers=settings.decode_workers,
         progress=tick_or_stop,
+        fast=settings.fast_preprocess,
     )
     now = utc_now()
     with db.atomic():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from .errors import CatalogError
 
 ENV_PREFIX = "AISLELENS_CATALOG_"
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class CatalogSettings:
     commit_every: int = 128
     #: threads decoding images while the model runs
     decode_workers: int = 2
+    #: catalog photos, their synthetic views and query photos are preprocessed as the kiosk
+    #: preprocesses camera frames (OpenCV, :meth:`models.preprocess.Preprocessor.fast`);
+    #: False: the exact torchvision resampler, several milliseconds a photo more
+    fast_preprocess: bool = True
     #: fit the store adaptation at the end of `index` once shots are enrolled
     #: (catalog/adaptation.py); 0: never (photo-by-photo search); 2: even without shots
     adapt: int = 1
@@ -103,6 +108,14 @@ class CatalogSettings:
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is None:
+                continue
+            if f.type in ("bool", bool):
+                flag = _FLAGS.get(raw.strip().lower())
+                if flag is None:
+                    raise CatalogError(
+                        f"{ENV_PREFIX}{f.name.upper()}={raw!r}: expected 1 or 0 (true or false)"
+                    )
+                values[f.name] = flag
                 continue
             kind = float if f.type in ("float", float) else int
             try:

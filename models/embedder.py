@@ -148,8 +148,15 @@ class ImageEmbedder:
             image, max_pixels=self.max_pixels, reduce_to=self.preprocess.spec.resize_size
         )
 
-    def embed(self, images: Sequence[ImageLike] | np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """Embed frames or files → float32 [n, dim], L2-normalised. Raises on the first bad image."""
+    def embed(
+        self,
+        images: Sequence[ImageLike] | np.ndarray,
+        batch_size: int = 16,
+        *,
+        fast: bool = False,
+    ) -> np.ndarray:
+        """Embed frames or files → float32 [n, dim], L2-normalised. Raises on the first bad image.
+        ``fast``: as in :meth:`embed_files`."""
         if isinstance(images, str | os.PathLike) or (
             isinstance(images, np.ndarray) and images.ndim in (2, 3)
         ):
@@ -157,7 +164,12 @@ class ImageEmbedder:
         out = np.empty((len(images), self.dim), dtype=np.float32)
         for start in range(0, len(images), batch_size):
             chunk = [self.load(im) for im in images[start : start + batch_size]]
-            out[start : start + len(chunk)] = self.embed_batch(self.preprocess(chunk))
+            batch = (
+                np.stack([self.preprocess.fast(im) for im in chunk])
+                if fast
+                else self.preprocess(chunk)
+            )
+            out[start : start + len(chunk)] = self.embed_batch(batch)
         return out
 
     def embed_files(
@@ -167,18 +179,24 @@ class ImageEmbedder:
         batch_size: int = 16,
         workers: int = 2,
         progress: Callable[[int], None] | None = None,
+        fast: bool = False,
     ) -> EmbedReport:
         """Embed many files, decoding on a thread pool while the model runs; bad files are skipped.
 
-        ``progress`` is called with the number of files finished after each batch.
+        ``progress`` is called with the number of files finished after each batch. ``fast``:
+        preprocess with :meth:`Preprocessor.fast` (OpenCV, the kiosk's path for camera frames)
+        instead of the exact torchvision resampler, about 15 times cheaper on a photo decoded
+        at a reduced scale.
         """
         vectors: list[np.ndarray] = []
         report = EmbedReport(vectors=np.empty((0, self.dim), dtype=np.float32))
 
         def prepare(i: int) -> tuple[int, np.ndarray | None, str]:
             try:
-                pixels = self.preprocess.resize_crop(self.load(paths[i]))
-                return i, self.preprocess.normalize(pixels), ""
+                image = self.load(paths[i])
+                if fast:
+                    return i, self.preprocess.fast(image), ""
+                return i, self.preprocess.normalize(self.preprocess.resize_crop(image)), ""
             except ImageError as exc:
                 return i, None, str(exc)
 

@@ -228,7 +228,8 @@ def test_incremental_add_uses_the_stored_projection_and_scores_stay_exact(
     report = index_catalog(db, fake_embedder, settings=hnsw_settings)
     assert (report.index.action, report.index.added) == ("updated", 1)
     assert projection_path(db).read_bytes() == pca_before  # not refitted
-    vec = fake_embedder.embed([str(photo)])[0]
+    # the photo as `index` embedded it (the preprocessing of CatalogSettings)
+    vec = fake_embedder.embed([str(photo)], fast=hnsw_settings.fast_preprocess)[0]
     index, _ = load_index_checked(
         db,
         bundle_id=fake_embedder.model_id,

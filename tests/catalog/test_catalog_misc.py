@@ -33,6 +33,11 @@ def test_settings_from_environment() -> None:
         CatalogSettings.from_env({"AISLELENS_CATALOG_HNSW_M": "many"})
     with pytest.raises(CatalogError, match="rebuild_deleted_share"):
         CatalogSettings(rebuild_deleted_share=0)
+    for raw, flag in (("0", False), ("false", False), ("1", True), ("Yes", True)):
+        got = CatalogSettings.from_env({"AISLELENS_CATALOG_FAST_PREPROCESS": raw})
+        assert got.fast_preprocess is flag
+    with pytest.raises(CatalogError, match="FAST_PREPROCESS='fast': expected 1 or 0"):
+        CatalogSettings.from_env({"AISLELENS_CATALOG_FAST_PREPROCESS": "fast"})
 
 
 def test_a_second_writer_is_told_the_catalog_is_busy(shop, tmp_path, fake_embedder) -> None:

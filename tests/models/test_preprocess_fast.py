@@ -84,3 +84,26 @@ def test_the_fast_path_gives_the_same_embedding(photos, embedder_fp32) -> None:
     exact = embedder_fp32.embed_batch(np.stack([pre(v)[0] for v in views]))
     fast = embedder_fp32.embed_batch(np.stack([pre.fast(v) for v in views]))
     assert (exact * fast).sum(axis=1).min() > 0.95  # 0.96 to 0.999 on these views
+
+
+def test_files_are_embedded_through_the_path_asked_for(photos, embedder_fp32, tmp_path) -> None:
+    """Indexing (``fast=True``, the catalog's default) embeds each file exactly as the kiosk
+    embeds a frame; ``fast=False`` as the exact resampler does; both in file order, and a bad
+    file is skipped either way."""
+    pre = embedder_fp32.preprocess
+    paths = []
+    for i, photo in enumerate(photos[:4]):
+        paths.append(tmp_path / f"{i}.jpg")
+        cv2.imwrite(str(paths[-1]), cv2.resize(photo, (1600, 1200)))
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    paths.insert(2, tmp_path / "bad.jpg")
+    good = [embedder_fp32.load(p) for i, p in enumerate(paths) if i != 2]
+    for fast, prepare in ((True, pre.fast), (False, lambda im: pre(im)[0])):
+        report = embedder_fp32.embed_files(paths, batch_size=2, fast=fast)
+        assert report.ok == [0, 1, 3, 4] and [i for i, _ in report.failed] == [2]
+        expected = embedder_fp32.embed_batch(np.stack([prepare(im) for im in good]))
+        np.testing.assert_allclose(report.vectors, expected, atol=1e-5)
+        np.testing.assert_allclose(embedder_fp32.embed(good, fast=fast), expected, atol=1e-5)
+    exact = embedder_fp32.embed_files(paths, fast=False).vectors
+    fast_vectors = embedder_fp32.embed_files(paths, fast=True).vectors
+    assert (exact * fast_vectors).sum(axis=1).min() > 0.95
