@@ -35,14 +35,17 @@ class FrameSignature:
 
 
 def frame_signature(region: np.ndarray) -> FrameSignature:
-    """The signature of an 8-bit BGR image region (the framing guide's content)."""
-    grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
-    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-    low = cv2.dct(small)[:8, :8].flatten()[1:]  # drop the DC term: brightness is not structure
+    """The signature of an 8-bit BGR image region (the framing guide's content).
+
+    The region is read once, shrunk to 32 × 32 in colour; the hash and the colour cells are
+    both taken from that (grey and area averaging commute, up to rounding)."""
+    colour = region if region.ndim == 3 else cv2.cvtColor(region, cv2.COLOR_GRAY2BGR)
+    small = cv2.resize(colour, (32, 32), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    low = cv2.dct(grey)[:8, :8].flatten()[1:]  # drop the DC term: brightness is not structure
     bits = low > np.median(low)
     phash = int(sum(1 << i for i, b in enumerate(bits) if b))
-    colour_src = region if region.ndim == 3 else cv2.cvtColor(region, cv2.COLOR_GRAY2BGR)
-    cells = cv2.resize(colour_src, (3, 3), interpolation=cv2.INTER_AREA)
+    cells = cv2.resize(small, (3, 3), interpolation=cv2.INTER_AREA)
     return FrameSignature(phash, tuple(int(v) for v in cells.reshape(-1)))
 
 
