@@ -113,7 +113,9 @@ def main() -> None:
         if r["shot_split"] == "train":
             shots.setdefault(r["sku"], []).append(data / r["image"])
     t0 = time.perf_counter()
-    embedded = embedder.embed_files([str(data / r["image"]) for r in rows])
+    embedded = embedder.embed_files(
+        [str(data / r["image"]) for r in rows], fast=settings.fast_preprocess
+    )
     query_s = time.perf_counter() - t0
     vectors = embedded.vectors
     skus = [rows[i]["sku"] for i in embedded.ok]

@@ -87,7 +87,7 @@ def run_store(
     out: dict[str, dict] = {}
     # adapt=2: the adaptation even without enrolled shots, where `index` would not fit it
     for name, adapt in (("best photo", 0), ("store adaptation", 2)):
-        settings = CatalogSettings(adapt=adapt)
+        settings = CatalogSettings.from_env(adapt=adapt)
         t0 = time.perf_counter()
         report = index_catalog(db, embedder, settings=settings)
         seconds = time.perf_counter() - t0
@@ -112,7 +112,11 @@ def run_store(
 def embed_queries(data: Path, embedder: ImageEmbedder) -> dict[str, tuple]:
     with open(data / "queries.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    result = embedder.embed_files([str(data / r["image"]) for r in rows], workers=2)
+    result = embedder.embed_files(  # as `aislelens catalog eval` embeds them
+        [str(data / r["image"]) for r in rows],
+        workers=2,
+        fast=CatalogSettings.from_env().fast_preprocess,
+    )
     labels = [rows[i]["sku"] for i in result.ok]
     splits = [rows[i]["shot_split"] for i in result.ok]
     val = [i for i, s in enumerate(splits) if s == "val"]
