@@ -1,6 +1,7 @@
 """Kiosk benchmark: end-to-end recognition latency, throughput, memory and start-up time.
 
-    python bench/bench_kiosk.py [--sizes 10000 100000] [--scans 300] [--seconds 15] [--no-shipped]
+    python bench/bench_kiosk.py [--sizes 10000 100000] [--scans 300] [--seconds 15] [--repeats 3]
+                                [--no-shipped]
 
 1. Catalogs of 10k and 100k products, built once under ``.cache/aislelens-bench/`` through the
    catalog's public API (import + index): the 28 drawn demo products with their real images,
@@ -162,6 +163,11 @@ def shipped_venv() -> Path:
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
     lock = REPO / "packaging" / "lock" / f"bookworm-{arch}.txt"
     venv = CACHE / f"shipped-{arch}"
+    if sys.version_info[:2] != (3, 11):
+        raise SystemExit(
+            f"the lock ({lock.name}) is for Python 3.11, the .deb's; this is "
+            f"{sys.version.split()[0]}: run with Python 3.11 or pass --no-shipped"
+        )
     stamp = venv / f".lock-{hashlib.sha256(lock.read_bytes()).hexdigest()[:12]}"
     if not stamp.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
@@ -416,6 +422,8 @@ def main() -> None:
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--camera", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
     if args.child:
         print(json.dumps(child(args.child, args.camera, args.scans, args.seconds)))
         return
@@ -430,6 +438,7 @@ def main() -> None:
     if not args.no_shipped:
         print("the wheels the package ships (packaging/lock/), in a venv of their own…", flush=True)
         kiosks = {"as shipped": shipped_venv(), **kiosks}
+    packages = {k: versions(v.with_name("python")) for k, v in kiosks.items()}  # fails early
     dbs = {}
     for n in args.sizes:
         print(f"catalog of {n} products…", flush=True)
@@ -455,7 +464,7 @@ def main() -> None:
             print(f"start-up with {n} products ({label})…", flush=True)
             runs[n].setdefault("starts", {})[label] = startup(db, demo.camera, exe)
     first = min(args.sizes)
-    body = report(runs, first, {k: versions(v.with_name("python")) for k, v in kiosks.items()})
+    body = report(runs, first, packages)
     print(body)
     cmd = "python bench/bench_kiosk.py" + (
         "" if args.sizes == [10_000, 100_000] else " --sizes " + " ".join(map(str, args.sizes))
@@ -556,8 +565,9 @@ finished) while the preview showed {r["display_fps"]:.0f} fps and the camera del
 {r["camera_fps"]:.0f} fps; longest GUI-thread stall during recognition
 **{r["stall_ms"]:.0f} ms**.
 
-Kiosk peak memory is `aislelens kiosk`'s own VmHWM after scanning, measured in two
-environments (latency, throughput and the child's RSS in *this venv* only):
+Kiosk peak memory is `aislelens kiosk`'s own VmHWM after scanning, measured in
+{"these environments" if len(labels) > 1 else "this environment"} (latency, throughput and the
+child's RSS in *this venv* only):
 {venvs}
 
 | products | {mem_head} | benchmark child's peak RSS | latency p50 / p95 | recognitions/s |

@@ -12,7 +12,7 @@ functions::
     embedder = ImageEmbedder.open()                             # the default bundle
     index_catalog("store.db", embedder)                         # IndexReport; resumable
     finder = open_finder("store.db", bundle_id=embedder.model_id)  # read-only ProductFinder
-    result = finder.search_vector(embedder.embed([frame])[0], k=5)
+    result = finder.search_vector(embedder.embed([frame], fast=True)[0], k=5)
     result.matches[0].product.name, result.matches[0].score, result.margin
 
 Other library functions: ``enroll_images`` / ``enroll_files`` / ``enroll_frame`` (in-store

@@ -315,7 +315,8 @@ class CatalogFinder:
             margin = ranked[0][1] - ranked[1][1]
         matches = self._matches(ranked[:k])
         tied = self._shared_photo_tie(ranked)
-        # by SKU: which twin a float's last bits put first must not change what is shown
+        # by SKU: which twin a float's last bits put first must not change the reason shown
+        # ("S2 and S6 have the same photo"); the candidates stay in score order
         shared = tuple(
             sorted(m.product.sku for m in self._matches([r for r in ranked if r[0] in tied]))
         )

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +99,41 @@ def _switch_bundle(db: Database, embedder: ImageEmbedder, bundle_ref: str) -> No
         set_meta(db, "bundle_id", embedder.model_id)
         set_meta(db, "bundle_ref", bundle_ref)
         set_meta(db, "bundle_precision", embedder.precision)
+
+
+def _switch_preprocessing(db: Database, settings: CatalogSettings, rebuild: bool) -> bool:
+    """Whether this catalog's photos go through the fast preprocessing (True) or the exact one.
+
+    A catalog keeps the preprocessing its vectors were made with (recorded in meta; one with
+    vectors and no record was indexed before the fast path existed: exact), so that new photos
+    are embedded as the old ones were; ``settings.fast_preprocess`` applies to a catalog
+    without vectors yet, and with ``rebuild``, which re-embeds every photo and view when the
+    preprocessing changes."""
+    wanted = "fast" if settings.fast_preprocess else "exact"
+    with db.atomic():
+        vectors = db.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+        current = (get_meta(db, "preprocess") or "exact") if vectors else None
+        if current is not None and current != wanted:
+            if not rebuild:
+                log.info(
+                    "this catalog's photos are preprocessed the %s way (as its vectors were "
+                    "made); `catalog index --rebuild` re-embeds them the %s way",
+                    current,
+                    wanted,
+                )
+                set_meta(db, "preprocess", current)
+                return current == "fast"
+            db.conn.execute("DELETE FROM embeddings")
+            db.conn.execute("DELETE FROM view_embeddings")
+            db.conn.execute("UPDATE images SET error = NULL")
+            log.warning(
+                "preprocessing %s -> %s: %d vectors dropped, re-embedding all",
+                current,
+                wanted,
+                vectors,
+            )
+        set_meta(db, "preprocess", wanted)
+    return settings.fast_preprocess
 
 
 def _scan(db: Database, db_dir: Path, report: IndexReport) -> list[_Todo]:
@@ -236,6 +271,8 @@ def index_catalog(
                 # later `catalog index` without --bundle still finds it
                 bundle_ref = get_meta(db, "bundle_ref")
             _switch_bundle(db, embedder, bundle_ref or embedder.bundle.name)
+            fast = _switch_preprocessing(db, settings, rebuild)
+            settings = replace(settings, fast_preprocess=fast)
             report = IndexReport(embedder.model_id, 0)
             damage = find_damaged(db) if verify else None  # reads every vector once
             if damage is not None and damage.count:

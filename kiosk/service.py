@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from catalog import CatalogError, open_finder
+from catalog import CatalogError, CatalogSettings, open_finder
 from catalog.cli_common import open_embedder, open_text_embedder
 from catalog.decisions import decide_result
 from catalog.fleet import FleetLog
@@ -101,6 +101,8 @@ class SearchService:
         self.embedder: ImageEmbedder | None = None
         self.finder: ProductFinder | None = None
         self.problem: str | None = None  # why it is not ready, once loading failed
+        #: uploads preprocessed as the kiosk's frames and `catalog search`'s photos are
+        self.fast_preprocess = CatalogSettings.from_env().fast_preprocess
         self._pool = ThreadPoolExecutor(limits.workers, thread_name_prefix="aislelens-serve")
         self._slots = threading.BoundedSemaphore(limits.workers + limits.queue)
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -158,7 +160,9 @@ class SearchService:
         except ImageError as exc:
             raise Refused(422, str(exc)) from None
         t0 = time.perf_counter()
-        vector = embedder.embed_batch(embedder.preprocess([image]))[0]
+        pre = embedder.preprocess
+        batch = pre.fast(image)[None] if self.fast_preprocess else pre([image])
+        vector = embedder.embed_batch(batch)[0]
         self.metrics.inference.observe(time.perf_counter() - t0)
         return vector
 

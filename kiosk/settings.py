@@ -76,7 +76,9 @@ class RecognitionSettings(_Section):
     threads: int | None = Field(default=None, ge=1, le=64)
     headroom: int = Field(default=1, ge=0, le=8)  # cores left free for the UI and camera threads
     #: camera frames through OpenCV's resampling (about ten times faster, and as accurate on
-    #: real shop photos, see tests); false: the exact reference path the catalog is indexed with
+    #: real shop photos, see tests), as new catalogs index their photos; false: the exact
+    #: reference path (catalogs indexed before 2026-12-04, or with
+    #: AISLELENS_CATALOG_FAST_PREPROCESS=0, were indexed through it)
     fast_preprocess: bool = True
     top_k: int = Field(default=5, ge=1, le=12)
     #: best score and margin to the runner-up needed for a confident answer, and the best score

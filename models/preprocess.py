@@ -8,10 +8,11 @@ the result equals the reference up to uint8 rounding (``tests/models/test_prepro
 and a 1080p camera frame takes about 10 ms on one core.
 
 :meth:`Preprocessor.fast` is the kiosk's path for camera frames: the same geometry, resampled by
-OpenCV (halved by ``pyrDown`` while at least twice the size, then bilinear), with the normalisation and layout change fused into one
-pass. It differs from the reference by a few grey levels; ``tests/models/test_preprocess.py``
+OpenCV (halved by ``pyrDown`` while at least twice the size, then bilinear), with the
+normalisation and layout change fused into one pass. It differs from the reference by a few grey levels; ``tests/models/test_preprocess.py``
 bounds that, and a test on real shop photos checks that recognition is as accurate with it.
-The catalog is always indexed with the exact path (it must match the exported model's).
+The catalog indexes its photos through it too (``CatalogSettings.fast_preprocess``); the exact
+path stays the reference for export parity and bundle verification.
 """
 
 from __future__ import annotations

@@ -277,3 +277,56 @@ def test_changing_index_dim_rebuilds_and_zero_means_full_vectors(
     finder.close()
     assert CatalogSettings.from_env({"AISLELENS_CATALOG_INDEX_DIM": "64"}).projected_dim(1280) == 64
     assert CatalogSettings(index_dim=2000).projected_dim(1280) == 0
+
+
+def _vector_of(db: Path, path: Path) -> np.ndarray:
+    with sqlite3.connect(db) as conn:
+        (blob,) = conn.execute(
+            "SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id "
+            "WHERE i.path LIKE ?",
+            [f"%{path.name}"],
+        ).fetchone()
+    return np.frombuffer(blob, np.float32)
+
+
+def _preprocess_meta(db: Path) -> str | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'preprocess'").fetchone()
+    return row[0] if row else None
+
+
+def test_a_catalog_keeps_the_preprocessing_its_vectors_were_made_with(
+    shop, tmp_path, fake_embedder, write_image
+) -> None:
+    """New photos of a catalog are embedded as its other photos were, whatever the setting
+    says now (a catalog indexed before the fast path was recorded counts as exact); `--rebuild`
+    re-embeds everything the way the setting asks."""
+    db = tmp_path / "store.db"
+    import_products(db, shop(3))
+    index_catalog(db, fake_embedder, settings=CatalogSettings(fast_preprocess=False))
+    assert _preprocess_meta(db) == "exact"
+    with sqlite3.connect(db) as conn:  # as a catalog indexed before the record existed
+        conn.execute("DELETE FROM meta WHERE key = 'preprocess'")
+
+    def both(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        exact, fast = (fake_embedder.embed([str(path)], fast=f)[0] for f in (False, True))
+        assert not np.allclose(exact, fast, atol=1e-5)  # the two paths are told apart here
+        return exact, fast
+
+    photo = write_image(tmp_path / "s2-shot.jpg", shop_photo(2))
+    enroll_images(db, [EnrollItem("S2", photo)])
+    assert CatalogSettings().fast_preprocess
+    report = index_catalog(db, fake_embedder, settings=CatalogSettings())
+    assert report.embedded == 1 and _preprocess_meta(db) == "exact"
+    np.testing.assert_allclose(_vector_of(db, photo), both(photo)[0], atol=1e-6)
+
+    report = index_catalog(db, fake_embedder, settings=CatalogSettings(), rebuild=True)
+    assert report.embedded == 4 and _preprocess_meta(db) == "fast"
+    catalog_photo = tmp_path / "shop" / "images" / "p0.jpg"
+    for path in (photo, catalog_photo):
+        np.testing.assert_allclose(_vector_of(db, path), both(path)[1], atol=1e-6)
+    # a new catalog takes the setting at once
+    fresh = tmp_path / "fresh.db"
+    import_products(fresh, shop(3))
+    index_catalog(fresh, fake_embedder)
+    assert _preprocess_meta(fresh) == "fast"

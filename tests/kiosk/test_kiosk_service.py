@@ -19,8 +19,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from catalog.cli_common import open_embedder
 from kiosk.cli import cli
 from kiosk.service import ServiceLimits, create_app
+from models.images import decode_image
 
 
 def catalog_photo(demo_assets, index: int = 0) -> tuple[str, bytes]:
@@ -42,7 +44,7 @@ def client(demo_db):
         yield c
 
 
-def test_a_posted_photo_finds_its_product_with_the_kiosks_decision(client, demo_assets):
+def test_a_posted_photo_finds_its_product_with_the_kiosks_decision(client, demo_assets, demo_db):
     sku, data = catalog_photo(demo_assets)
     for kind in ("raw", "multipart"):
         if kind == "raw":
@@ -59,6 +61,12 @@ def test_a_posted_photo_finds_its_product_with_the_kiosks_decision(client, demo_
     embedded = client.post("/v1/embed", content=data, headers={"content-type": "image/png"}).json()
     vector = np.array(embedded["vector"])
     assert embedded["dim"] == len(vector) and abs(np.linalg.norm(vector) - 1) < 1e-3
+    # preprocessed as the catalog's photos and the kiosk's frames are (the fast path)
+    embedder, _ = open_embedder(demo_db, None, None)
+    image = decode_image(data, reduce_to=embedder.preprocess.spec.resize_size)
+    fast, exact = (embedder.embed([image], fast=f)[0] for f in (True, False))
+    np.testing.assert_allclose(vector, fast, atol=1e-5)
+    assert not np.allclose(vector, exact, atol=1e-3)
     text = client.post("/v1/search", json={"text": product["name"].split()[0], "k": 5})
     assert text.status_code == 200 and sku in [m["sku"] for m in text.json()["matches"]]
 
