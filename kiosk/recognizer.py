@@ -124,11 +124,7 @@ class Recognizer:
                     hit, from_cache=True, timings_ms={"hash": (t1 - t0) * 1000, "total": total}
                 )
         try:
-            pre = self.embedder.preprocess
-            if self.settings.fast_preprocess:
-                batch = pre.fast(region)[None]
-            else:
-                batch = pre.normalize(pre.resize_crop(region))[None]
+            batch = self.embedder.preprocess.one(region, fast=self.settings.fast_preprocess)[None]
             t2 = time.perf_counter()
             vector = self.embedder.embed_batch(batch)[0]
             t3 = time.perf_counter()

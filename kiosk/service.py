@@ -160,8 +160,7 @@ class SearchService:
         except ImageError as exc:
             raise Refused(422, str(exc)) from None
         t0 = time.perf_counter()
-        pre = embedder.preprocess
-        batch = pre.fast(image)[None] if self.fast_preprocess else pre([image])
+        batch = embedder.preprocess.one(image, fast=self.fast_preprocess)[None]
         vector = embedder.embed_batch(batch)[0]
         self.metrics.inference.observe(time.perf_counter() - t0)
         return vector

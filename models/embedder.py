@@ -164,11 +164,7 @@ class ImageEmbedder:
         out = np.empty((len(images), self.dim), dtype=np.float32)
         for start in range(0, len(images), batch_size):
             chunk = [self.load(im) for im in images[start : start + batch_size]]
-            batch = (
-                np.stack([self.preprocess.fast(im) for im in chunk])
-                if fast
-                else self.preprocess(chunk)
-            )
+            batch = np.stack([self.preprocess.one(im, fast=fast) for im in chunk])
             out[start : start + len(chunk)] = self.embed_batch(batch)
         return out
 
@@ -193,10 +189,7 @@ class ImageEmbedder:
 
         def prepare(i: int) -> tuple[int, np.ndarray | None, str]:
             try:
-                image = self.load(paths[i])
-                if fast:
-                    return i, self.preprocess.fast(image), ""
-                return i, self.preprocess.normalize(self.preprocess.resize_crop(image)), ""
+                return i, self.preprocess.one(self.load(paths[i]), fast=fast), ""
             except ImageError as exc:
                 return i, None, str(exc)
 

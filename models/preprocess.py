@@ -142,6 +142,11 @@ class Preprocessor:
         x -= self._offset
         return x
 
+    def one(self, image: np.ndarray, *, fast: bool) -> np.ndarray:
+        """The model's input for one 8-bit image (no batch axis): :meth:`fast`, or the exact
+        :meth:`resize_crop` + :meth:`normalize`."""
+        return self.fast(image) if fast else self.normalize(self.resize_crop(image))
+
     def normalize(self, pixels: np.ndarray) -> np.ndarray:
         """Pixels 0..255 (H, W, 3) in model colour order → float32 tensor in the model's layout."""
         x = pixels.astype(np.float32) * self._scale - self._offset
