@@ -100,8 +100,12 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     from kiosk.services import open_embedder
     from kiosk.settings import load_settings
 
-    db = CACHE / f"catalog-v3-{n}.db"
-    if (CACHE / f"catalog-v3-{n}.done").exists():
+    embedder = open_embedder(load_settings(recognition={"headroom": 0}))
+    # one cached catalog per model: a re-quantized bundle makes other vectors
+    name = f"catalog-v3-{n}-{embedder.model_id.rsplit(':', 1)[-1]}"
+    db = CACHE / f"{name}.db"
+    if (CACHE / f"{name}.done").exists():
+        embedder.close()
         from catalog.db import open_catalog
 
         open_catalog(db).close()  # brings a cached catalog to this code's schema, as staff's do
@@ -139,7 +143,6 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     enroll_images(db, read_enroll_file(demo_products.with_name("enroll.csv"))[0])
     import_products(db, csv_path)
     print(f"  imported in {time.perf_counter() - t0:.0f} s", flush=True)
-    embedder = open_embedder(load_settings(recognition={"headroom": 0}))
     embedder.engine = FillerAwareEngine(
         embedder.engine,
         embedder.bundle.manifest.preprocess,
@@ -149,7 +152,7 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     report = index_catalog(db, embedder, settings=CatalogSettings(adapt_view_products=200))
     embedder.close()
     print(f"  indexed {report.embedded} images in {time.perf_counter() - t0:.0f} s", flush=True)
-    (CACHE / f"catalog-v3-{n}.done").write_text("ok")
+    (CACHE / f"{name}.done").write_text("ok")
     return db
 
 

@@ -13,11 +13,14 @@ process) and an HNSW index file forced (`AISLELENS_CATALOG_EXACT_THRESHOLD=1`):
    database, in the index file, its metadata or the prototype graph, or a truncation of one
    of them; or one byte of the model bundle's ONNX file. Then `check` runs, and a search of
    every enrolled shot's vector. Each trial is counted as *detected* (check or the search
-   said so, in one line), *harmless* (nothing said, and every search result is as before),
-   *silently wrong* (nothing said, but a result changed) or *crashed* (a traceback, a signal,
-   an unexpected exit status). A detected one is then repaired by `catalog index`, unless
+   said so, in one line), *harmless* (nothing said, and every search result is as before:
+   the same products in the same order, scores equal to 2e-4 as they are printed rounded to
+   4 decimals), *silently wrong* (nothing said, but a result changed) or *crashed* (a
+   traceback, a signal, an unexpected exit status). A detected one is then repaired by `catalog index`, unless
    SQLite's integrity check says the database file itself is damaged (then the remedy is a
-   backup, or importing again, and the count says so).
+   backup, or importing again, and the count says so). A repair that re-embeds a photo refits
+   the store adaptation, whose sums may differ from the first fit's in the last bits (measured
+   9e-7 in a prototype), hence the tolerance on scores.
 
 Prints the counts and writes the "torture" section of BENCHMARKS.md (unless --no-write);
 exits 1 when anything crashed, was silently wrong or failed to resume.
@@ -130,6 +133,15 @@ def probe(db: Path, queries: Path) -> Run:
         [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=300
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def same_results(got: list, expected: list, tol: float = 2e-4) -> bool:
+    """The same products in the same order for every query, and scores within ``tol``."""
+    return len(got) == len(expected) and all(
+        len(g) == len(e)
+        and all(a[:3] == b[:3] and abs(a[3] - b[3]) <= tol for a, b in zip(g, e, strict=True))
+        for g, e in zip(got, expected, strict=True)
+    )
 
 
 def one_line(r: Run) -> bool:
@@ -286,7 +298,7 @@ def corruption_campaign(c: Campaign, ref: Path, work: Path, n: int, rng: random.
                 repair.code == 0
                 and after.code == 0
                 and again.code == 0
-                and json.loads(again.out) == expected
+                and same_results(json.loads(again.out), expected)
             ):
                 c.note("repaired by index")
             else:
@@ -294,7 +306,7 @@ def corruption_campaign(c: Campaign, ref: Path, work: Path, n: int, rng: random.
                     "not repaired",
                     f"{where}: {repair.err.strip()[-200:]} {after.out.strip()[-200:]}",
                 )
-        elif json.loads(search.out) == expected:
+        elif same_results(json.loads(search.out), expected):
             c.note("harmless (not detected, results unchanged)")
         else:
             c.note("silently wrong", where)

@@ -190,3 +190,23 @@ def test_every_file_of_a_bundle_is_covered_by_a_checksum(bundle_copy: Path) -> N
     (bundle_copy / "extra.onnx").write_bytes(b"not in the manifest")
     with pytest.raises(BundleFileError, match=r"extra\.onnx: not covered by the manifest"):
         bundle.verify()
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "efficientnet-lite0-retail"])
+def test_shipped_int8_models_keep_the_stem_fp32_and_quantize_every_other_convolution(name):
+    onnx = pytest.importorskip("onnx", reason="onnx comes with onnxruntime's quantizer")
+    from models.tools.quantize import image_convolutions
+
+    bundle = load_bundle(name)
+    assert "image convolutions fp32" in bundle.manifest.files["int8"].quantization
+    graph = onnx.load(str(bundle.model_path("int8"))).graph
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    stem = image_convolutions(onnx.load(str(bundle.model_path("int8"))))
+    assert len(stem) == 1 and len(convs) > 40
+    for conv in convs:
+        fed = {made_by.get(i) for i in conv.input[:2]}  # the activation and the weights
+        if conv.name in stem:  # reads the float image and float weights
+            assert "DequantizeLinear" not in fed, conv.name
+        else:
+            assert fed == {"DequantizeLinear"}, conv.name
