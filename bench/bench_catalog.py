@@ -1,6 +1,7 @@
 """Catalog benchmark on the grocery dev set: accuracy, indexing throughput, bytes per product.
 
     python bench/bench_catalog.py [--data ../shared/datasets/grocerystore-dev] [--precision auto]
+                                  [--bundle NAME|PATH]
 
 1. Accuracy through the catalog (import → enrol → index → finder.search_vector): catalog images
    only (every photo as a query, and the `val` photos), then with 1, 3 and 5 in-store shots per
@@ -102,10 +103,11 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=Path(default))
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--bundle", help="bundle name or folder (default: the shipped default)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     data: Path = args.data
-    embedder = ImageEmbedder.open(precision=args.precision)
+    embedder = ImageEmbedder.open(args.bundle, precision=args.precision)
     settings = CatalogSettings.from_env()
     rows = read_shots(data)
     shots: dict[str, list[Path]] = {}
@@ -201,7 +203,7 @@ def main() -> None:
             "catalog",
             "Catalog on the grocery dev set (bench/bench_catalog.py)",
             body,
-            "python bench/bench_catalog.py",
+            "python bench/bench_catalog.py" + (f" --bundle {args.bundle}" if args.bundle else ""),
         )
         print(f"wrote {path}")
 

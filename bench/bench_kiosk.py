@@ -297,8 +297,18 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         "single_display_fps": statistics.median(single_fps) if single_fps else 0.0,
         "display_fps": statistics.median(f for f, _ in fps_samples),
         "camera_fps": statistics.median(f for _, f in fps_samples),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec, and the
+        # parent may just have built a 100k-product catalog
+        "peak_rss_mb": _vm_hwm_kb(Path("/proc/self/status")) / 1024,
     }
+
+
+def _vm_hwm_kb(status: Path) -> int:
+    """A process's peak resident size (kB) from its /proc status file."""
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{status}: no VmHWM line")
 
 
 def _cpu_busy_s() -> float:
