@@ -99,13 +99,14 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     )
     from kiosk.services import open_embedder
     from kiosk.settings import load_settings
+    from models.embedder import planned_model_id
 
-    embedder = open_embedder(load_settings(recognition={"headroom": 0}))
+    recognition = load_settings().recognition
     # one cached catalog per model: a re-quantized bundle makes other vectors
-    name = f"catalog-v3-{n}-{embedder.model_id.rsplit(':', 1)[-1]}"
+    model_id = planned_model_id(recognition.bundle, recognition.precision)
+    name = f"catalog-v3-{n}-{model_id.rsplit(':', 1)[-1]}"
     db = CACHE / f"{name}.db"
     if (CACHE / f"{name}.done").exists():
-        embedder.close()
         from catalog.db import open_catalog
 
         open_catalog(db).close()  # brings a cached catalog to this code's schema, as staff's do
@@ -143,6 +144,7 @@ def build_catalog(n: int, demo_products: Path) -> Path:
     enroll_images(db, read_enroll_file(demo_products.with_name("enroll.csv"))[0])
     import_products(db, csv_path)
     print(f"  imported in {time.perf_counter() - t0:.0f} s", flush=True)
+    embedder = open_embedder(load_settings(recognition={"headroom": 0}))
     embedder.engine = FillerAwareEngine(
         embedder.engine,
         embedder.bundle.manifest.preprocess,

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import write_section
 from models import load_bundle
 from models.tools.bench import bench_bundle, format_table
+from models.tools.quantize import IMAGE_CONVS_FP32
 
 
 def stem_comparison(bundle, runs: int) -> tuple[float, float]:
@@ -69,10 +70,9 @@ def main() -> None:
     rows = bench_bundle(bundle, batches=(1, 8), repeats=args.repeats)
     table = format_table(rows)
     print(table)
-    static = (
-        "int8" in bundle.manifest.files and "static" in bundle.manifest.files["int8"].quantization
-    )
-    stem = stem_comparison(bundle, runs=20 * args.repeats) if static else None
+    int8 = bundle.manifest.files.get("int8")
+    stem_fp32 = int8 is not None and IMAGE_CONVS_FP32 in int8.quantization
+    stem = stem_comparison(bundle, runs=20 * args.repeats) if stem_fp32 else None
     if stem:
         print(f"int8 with the image convolution fp32: {stem[0]:.2f} ms, all int8: {stem[1]:.2f} ms")
 

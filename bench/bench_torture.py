@@ -13,14 +13,15 @@ process) and an HNSW index file forced (`AISLELENS_CATALOG_EXACT_THRESHOLD=1`):
    database, in the index file, its metadata or the prototype graph, or a truncation of one
    of them; or one byte of the model bundle's ONNX file. Then `check` runs, and a search of
    every enrolled shot's vector. Each trial is counted as *detected* (check or the search
-   said so, in one line), *harmless* (nothing said, and every search result is as before:
-   the same products in the same order, scores equal to 2e-4 as they are printed rounded to
-   4 decimals), *silently wrong* (nothing said, but a result changed) or *crashed* (a
-   traceback, a signal, an unexpected exit status). A detected one is then repaired by `catalog index`, unless
+   said so, in one line), *harmless* (nothing said, and every search result is as before: the
+   same products in the same order, every score equal to 1e-5), *silently wrong* (nothing
+   said, but a result changed) or *crashed* (a traceback, a signal, an unexpected exit
+   status). A detected one is then repaired by `catalog index`, unless
    SQLite's integrity check says the database file itself is damaged (then the remedy is a
-   backup, or importing again, and the count says so). A repair that re-embeds a photo refits
-   the store adaptation, whose sums may differ from the first fit's in the last bits (measured
-   9e-7 in a prototype), hence the tolerance on scores.
+   backup, or importing again, and the count says so). A repaired catalog must give the same
+   results in the same sense. Scores are compared unrounded, to 1e-5 and not to the bit: a
+   repair that re-embeds a photo refits the store adaptation, whose sums may differ from the
+   first fit's in the last bits (measured 9e-7 in a prototype).
 
 Prints the counts and writes the "torture" section of BENCHMARKS.md (unless --no-write);
 exits 1 when anything crashed, was silently wrong or failed to resume.
@@ -123,7 +124,7 @@ def probe(db: Path, queries: Path) -> Run:
         "    for v in q:\n"
         "        r = f.search_vector(v, k=3)\n"
         "        out.append([[m.product.sku, m.product.name, m.product.price,\n"
-        "                     round(m.score, 4)] for m in r.matches])\n"
+        "                     float(m.score)] for m in r.matches])\n"
         "    f.close()\n"
         "except CatalogError as exc:\n"
         "    print(exc, file=sys.stderr); sys.exit(2)\n"
@@ -135,7 +136,7 @@ def probe(db: Path, queries: Path) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-def same_results(got: list, expected: list, tol: float = 2e-4) -> bool:
+def same_results(got: list, expected: list, tol: float = 1e-5) -> bool:
     """The same products in the same order for every query, and scores within ``tol``."""
     return len(got) == len(expected) and all(
         len(g) == len(e)

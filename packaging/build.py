@@ -285,7 +285,7 @@ def compiled(arch: str, sdist: Path, house: Path) -> None:
 def build_in_root(arch: str, sdist: Path, house: Path, out: Path) -> None:
     """Compile ``sdist`` inside a bookworm root of ``arch``, offline: its build dependencies
     come from the locked build tools and the wheelhouse (numpy)."""
-    need_tools("chroot")
+    need_tools("chroot", "unshare")
     base = tarball(arch, BUILD_ROOT_PACKAGES, tag="build")
     t0 = time.monotonic()
     with unpacked(arch, base) as root:

@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             if not deb.exists():
                 raise Failed(f"{deb.name} is missing: run make package-test, which builds it")
         figures["package_mb"] = round(first.stat().st_size / 1e6, 1)
-        need_tools("chroot")
+        need_tools("chroot", "unshare")
         base = tarball(arch)
         t0 = time.monotonic()
         print(

@@ -6,7 +6,10 @@ once per suite and architecture and keeps under ``packaging/build/roots/``. Need
 (``chroot``), ``mmdebstrap``, and for a foreign architecture ``qemu-user-static``.
 
 Only ``/proc`` and a tmpfs on ``/dev/shm`` are mounted inside: the device nodes come with the
-tarball, and ``/sys`` stays out (onnxruntime's import crashes qemu when it can read it).
+tarball, and ``/sys`` stays out (onnxruntime's import crashes qemu when it can read it). Each
+command mounts them in a mount namespace of its own (``unshare --mount``), so the kernel drops
+them when the command's last process ends, however it ends: a build killed with ``kill -9``
+leaves a folder that ``rm -rf`` removes, never a ``/proc`` mounted under the checkout.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def need_tools(*tools: str) -> None:
     if missing:
         raise RootError(
             f"{', '.join(missing)} not found: apt-get install mmdebstrap qemu-user-static "
-            "binfmt-support arch-test (or: make package-deps, as root)"
+            "binfmt-support arch-test util-linux (or: make package-deps, as root)"
         )
     if os.geteuid() != 0:
         raise RootError("building in a Debian root needs root (chroot): run it with sudo")
@@ -110,6 +113,10 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+#: the exit status of a command whose root could not get its /proc and /dev/shm mounted
+MOUNT_FAILED = 125
+
+
 def _mounts_under(path: Path) -> list[str]:
     prefix = str(path) + "/"
     with open("/proc/mounts") as fh:
@@ -140,7 +147,14 @@ class Root:
         check: bool = True,
         timeout: float = 1800,
     ) -> subprocess.CompletedProcess[str]:
-        argv = ["chroot", str(self.top), "/usr/bin/env", "-i"]
+        # /proc and /dev/shm in a mount namespace of this command's own (see the module's doc)
+        mounts = (
+            'mount -t proc proc "$1/proc" && mount -t tmpfs shm "$1/dev/shm" || { echo '
+            f'"cannot mount /proc and /dev/shm in $1" >&2; exit {MOUNT_FAILED}; }}; shift; '
+        )
+        argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"]
+        argv += [mounts + 'exec "$@"', "sh", str(self.top), "chroot", str(self.top)]
+        argv += ["/usr/bin/env", "-i"]
         argv += [f"{k}={v}" for k, v in {**ROOT_ENV, **(env or {})}.items()]
         argv += ["/bin/sh", "-c", command]
         # a session of its own, so that a timeout kills what the command started too
@@ -156,6 +170,8 @@ class Root:
                 f"in the {self.arch} root, `{command}` took longer than {timeout:.0f} s"
             ) from None
         result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        if result.returncode == MOUNT_FAILED and "cannot mount /proc" in err:
+            raise RootError(f"in the {self.arch} root: {_last_line(err)}")  # whatever ``check``
         if check and result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             tail = "\n".join(output.splitlines()[-15:])
@@ -174,11 +190,9 @@ def unpacked(arch: str, source: Path) -> Iterator[Root]:
         # device nodes and owners as mmdebstrap made them
         subprocess.run(["tar", "-xpf", str(source), "--numeric-owner", "-C", str(top)], check=True)
         shutil.copy2("/etc/resolv.conf", top / "etc" / "resolv.conf")
-        subprocess.run(["mount", "-t", "proc", "proc", str(top / "proc")], check=True)
-        subprocess.run(["mount", "-t", "tmpfs", "shm", str(top / "dev" / "shm")], check=True)
         yield Root(top, arch)
     finally:
-        for point in sorted(_mounts_under(top), key=len, reverse=True):
+        for point in sorted(_mounts_under(top), key=len, reverse=True):  # none: each run's own
             subprocess.run(["umount", "-l", point], check=False)
         left = _mounts_under(top)
         if left:  # never delete through a mount point

@@ -2,7 +2,8 @@
 
 * static int8 (QDQ, per-channel weights, activations calibrated on real photographs): best for
   convolutional image towers such as EfficientNet-Lite on ARM and x86 CPUs;
-* dynamic int8 (weights only, activations quantised on the fly): suits transformer towers;
+* dynamic int8 (weights only, activations quantised on the fly): suits transformer towers
+  (ONNX Runtime's dynamic quantizer also makes every convolution int8, the stem included);
 * fp16 (weights and activations in half precision, float32 inputs and outputs kept).
 
 Offline tools: this module, like the engine, may import onnxruntime (its quantization package).
@@ -36,6 +37,8 @@ from .calibration import calibration_images
 log = logging.getLogger(__name__)
 
 METHODS = ("static", "dynamic", "fp16")
+#: how the manifest's quantization note says the stem was kept in fp32
+IMAGE_CONVS_FP32 = "image convolutions fp32"
 
 
 def _where(calib: object) -> str:
@@ -58,17 +61,36 @@ class _BatchReader(CalibrationDataReader):
         return next(self._feeds, None)
 
 
+#: operators that pass the image on unchanged in value, before the first convolution
+_IMAGE_PASSTHROUGH = {"Pad", "Cast", "Transpose", "Identity", "Reshape"}
+
+
 def image_convolutions(model: onnx.ModelProto) -> list[str]:
-    """The convolutions that read the graph's input image itself (an image tower's stem).
+    """The convolutions that read the graph's input image itself (an image tower's stem),
+    also through a ``Pad``, ``Cast``, ``Transpose``, ``Identity`` or ``Reshape`` in between.
 
     Static int8 keeps them in fp32: with three input channels an int8 convolution cannot use
-    the wide dot-product instructions, and ONNX Runtime's int8 stem of EfficientNet-Lite0
-    took 12 % of the model's time for 3 % of its multiply-adds. In fp32 the whole model ran
-    in 0.915 of the all-int8 time (`python bench/bench_models.py`), and the layer most sensitive
-    to rounding keeps full precision.
+    the wide dot-product instructions, so EfficientNet-Lite0's stem, 3 % of its multiply-adds,
+    was among its slowest layers in int8; with it in fp32 the whole model ran in 0.92-0.93 of
+    the all-int8 time on the development machine (`python bench/bench_models.py`), and the
+    layer that sees the raw pixels keeps full precision.
     """
-    inputs = {i.name for i in model.graph.input}
-    return [n.name for n in model.graph.node if n.op_type == "Conv" and n.input[0] in inputs]
+    image = {i.name for i in model.graph.input} - {i.name for i in model.graph.initializer}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input[:1]:
+            consumers.setdefault(name, []).append(node)
+    found, seen, frontier = [], set(), list(image)
+    while frontier:
+        for node in consumers.get(frontier.pop(), []):
+            if node.name in seen:
+                continue
+            seen.add(node.name)
+            if node.op_type == "Conv":
+                found.append(node.name)
+            elif node.op_type in _IMAGE_PASSTHROUGH:
+                frontier.extend(node.output)
+    return found
 
 
 def quantize_static_int8(
@@ -81,10 +103,10 @@ def quantize_static_int8(
     method: str = "minmax",
     progress: Callable[[str], None] | None = None,
     image_convs_fp32: bool = True,
-) -> None:
+) -> list[str]:
     """Static int8 QDQ, per-channel weights, activations calibrated on ``images`` (BGR); the
     convolutions over the input image stay fp32 (:func:`image_convolutions`) unless
-    ``image_convs_fp32`` is False."""
+    ``image_convs_fp32`` is False. Returns the names of the convolutions kept in fp32."""
     batches = [preprocess([im]) for im in images]
     calib = {
         "minmax": CalibrationMethod.MinMax,
@@ -113,6 +135,9 @@ def quantize_static_int8(
             nodes_to_exclude=keep_float,
             extra_options={"CalibMovingAverage": method == "minmax", "ActivationSymmetric": False},
         )
+    if image_convs_fp32 and not keep_float:
+        log.warning("%s: no convolution reads the input image: every layer is int8", fp32.name)
+    return keep_float
 
 
 def quantize_dynamic_int8(fp32: Path, out: Path) -> None:
@@ -155,7 +180,7 @@ def quantize_bundle(
     try:
         if method == "static":
             images = calibration_images(calib, limit=calib_limit)
-            quantize_static_int8(
+            kept = quantize_static_int8(
                 fp32,
                 tmp,
                 images,
@@ -165,8 +190,9 @@ def quantize_bundle(
                 progress=progress,
             )
             how = (
-                f"static-qdq-per-channel, image convolutions fp32 ({calib_method}, "
-                f"{len(images)} images from {_where(calib)})"
+                "static-qdq-per-channel"
+                + (f", {IMAGE_CONVS_FP32}" if kept else "")
+                + f" ({calib_method}, {len(images)} images from {_where(calib)})"
             )
         elif method == "dynamic":
             quantize_dynamic_int8(fp32, tmp)
@@ -183,5 +209,7 @@ def quantize_bundle(
         tmp.unlink(missing_ok=True)
     bundle.manifest.files[precision] = ModelFile.describe(bundle.path, target.name, precision, how)
     bundle.manifest.verification.pop(precision, None)
+    if precision == "int8":
+        bundle.manifest.verification.pop("int8_vs_fp32_cosine", None)
     bundle.save_manifest()
     return bundle

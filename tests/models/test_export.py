@@ -228,7 +228,9 @@ def test_quantize_on_store_photos_and_verify_gate(
     )
     assert q.exit_code == 0, q.output
     assert "of fp32" in q.output
-    assert "16 images from" in load_bundle(bundle_copy).manifest.files["int8"].quantization
+    quantization = load_bundle(bundle_copy).manifest.files["int8"].quantization
+    assert "16 images from" in quantization
+    assert "image convolutions fp32" in quantization  # the stem, found through its Pad
     ok = CliRunner().invoke(
         cli,
         [
