@@ -301,16 +301,17 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         "camera_fps": statistics.median(f for _, f in fps_samples),
         # VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec, and the
         # parent may just have built a 100k-product catalog
-        "peak_rss_mb": _vm_hwm_kb(Path("/proc/self/status")) / 1024,
+        "peak_rss_mb": _status_kb(Path("/proc/self/status"))["VmHWM"] / 1024,
     }
 
 
-def _vm_hwm_kb(status: Path) -> int:
-    """A process's peak resident size (kB) from its /proc status file."""
-    for line in status.read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{status}: no VmHWM line")
+def _status_kb(status: Path) -> dict[str, int]:
+    """The kB figures (VmHWM, VmRSS, RssAnon, …) of a process's /proc status file."""
+    return {
+        key: int(value.split()[0])
+        for key, value in (line.split(":", 1) for line in status.read_text().splitlines())
+        if value.strip().endswith("kB")
+    }
 
 
 def _cpu_busy_s() -> float:
@@ -405,14 +406,9 @@ def kiosk_memory(db: Path, camera: Path, exe: Path, seconds: float = 4.0) -> dic
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         try:
-            status = dict(
-                line.split(":", 1)
-                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-                if ":" in line
-            )
+            kb = _status_kb(Path(f"/proc/{proc.pid}/status"))
         except OSError:
             break
-        kb = {k: int(v.split()[0]) for k, v in status.items() if k in ("VmHWM", "VmRSS", *split)}
         hwm_kb = max(hwm_kb, kb.get("VmHWM", 0))
         if kb.get("VmRSS", 0) > top_rss:
             top_rss = kb["VmRSS"]

@@ -156,4 +156,4 @@ class Preprocessor:
         """Preprocess one image (H, W, C) or a sequence of images into a batch [n, ...]."""
         if isinstance(images, np.ndarray) and images.ndim in (2, 3):
             images = [images]
-        return np.stack([self.normalize(self.resize_crop(im)) for im in images])
+        return np.stack([self.one(im, fast=False) for im in images])

@@ -83,9 +83,9 @@ def image_convolutions(model: onnx.ModelProto) -> list[str]:
     found, seen, frontier = [], set(), list(image)
     while frontier:
         for node in consumers.get(frontier.pop(), []):
-            if node.name in seen:
+            if id(node) in seen:  # node names are optional in ONNX: not a key
                 continue
-            seen.add(node.name)
+            seen.add(id(node))
             if node.op_type == "Conv":
                 found.append(node.name)
             elif node.op_type in _IMAGE_PASSTHROUGH:
