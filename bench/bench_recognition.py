@@ -183,6 +183,12 @@ def main() -> None:
     )
     if not args.no_write:
         bundle = f" --bundle {args.bundle}" if args.bundle else ""
+        if args.precision != ["int8", "fp32"]:
+            bundle += " --precision " + " ".join(args.precision)
+        if args.shots != [0, 1, 3, 5]:
+            bundle += " --shots " + " ".join(map(str, args.shots))
+        if args.section != "recognition":
+            bundle += f" --section {args.section}"
         path = write_section(
             args.section,
             f"Recognition on the grocery dev set ({embedder.bundle.name}, store adaptation)",
