@@ -43,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 import cv2
@@ -249,11 +248,16 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     wait_until(lambda: c.services is not None and c.last_frame is not None)
     runner = c.runner
     recs: list = []
-    runner.finished.connect(lambda rec, _t: recs.append(rec))
+    latencies: list[float] = []
+
+    def record(rec, frame_time: float) -> None:  # every scan's (the runner keeps its last 200)
+        latencies.append((time.monotonic() - frame_time) * 1000)
+        recs.append(rec)
+
+    runner.finished.connect(record)
     pause(500)
     recs.clear()
-    # the runner keeps only the last 200 latencies for the staff screen: keep every one here
-    runner.latencies_ms = deque()
+    latencies.clear()
     c.stall.reset()
     single_fps = []
     for i in range(scans):  # one scan at a time, like taps
@@ -262,11 +266,9 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         wait_until(lambda: not runner.busy)
         if i % 10 == 9:
             single_fps.append(window.scan.preview.display_fps(live=True))
-    latencies = list(runner.latencies_ms)
+    runner.finished.disconnect(record)
     single_stall = c.stall.max_stall_busy_ms
     scanned = len(recs)
-    if len(latencies) != scanned:
-        raise RuntimeError(f"{len(latencies)} latencies for {scanned} scans")
     parts = {
         k: [r.timings_ms.get(k, 0.0) for r in recs]
         for k in ("hash", "preprocess", "inference", "search", "lookup", "total")

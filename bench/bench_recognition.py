@@ -127,11 +127,12 @@ def embed_queries(data: Path, embedder: ImageEmbedder) -> dict[str, tuple]:
     }
 
 
-def odd_half_noise(odd_n: dict[int, tuple[int, float]], products: int) -> str:
+def odd_half_noise(odd_n: dict[int, tuple[int, list[float]]], products: int) -> str:
     """A sentence per shot count: how many photos the odd half's columns rest on, and the
     binomial standard error at the Recall@1 nearest 0.5 (the largest of the rows')."""
     out = []
-    for shots, (n, p) in sorted(odd_n.items()):
+    for shots, (n, r1s) in sorted(odd_n.items()):
+        p = max(r1s, key=lambda r: r * (1 - r))
         if not n:
             out.append(f" The odd half's {shots}-shot columns rest on no photos.")
             continue
@@ -170,7 +171,7 @@ def main() -> None:
         "| found shown | found right | index s / 1k images |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    odd_n: dict[int, tuple[int, float]] = {}  # shots -> (queries, R@1 nearest 0.5) in the odd half
+    odd_n: dict[int, tuple[int, list[float]]] = {}  # shots -> (queries, R@1s) in the odd half
     for precision in args.precision:
         embedder = ImageEmbedder.open(args.bundle, precision, threads=2)
         queries = embed_queries(args.data, embedder)
@@ -180,8 +181,7 @@ def main() -> None:
                 half = run_store(args.data, odd, shots, embedder, queries, Path(tmp))
             for name in ("best photo", "store adaptation"):
                 f, h = full[name], half[name]
-                n, p = odd_n.get(shots, (h["n"], h["r1"]))
-                odd_n[shots] = (n, max(p, h["r1"], key=lambda x: x * (1 - x)))
+                odd_n.setdefault(shots, (h["n"], []))[1].append(h["r1"])
                 per_k = 1000 * f["index_s"] / max(1, f["images"])
                 line = (
                     f"| {precision} | {shots} | {name} | {f['r1']:.3f} | {f['r5']:.3f} "
