@@ -30,6 +30,8 @@ $(VENV)/.package: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.runtime
+	@# as root (a bare machine, a container) first the X11 libraries Qt's window needs
+	@[ "$$(id -u)" != 0 ] || $(BIN)/python -m kiosk.display --install xcb
 	$(BIN)/aislelens kiosk --demo --windowed
 
 lint: $(VENV)/.dev
