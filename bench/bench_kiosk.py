@@ -13,9 +13,10 @@
 2. Each measurement runs the real kiosk window (offscreen Qt) in a fresh process: the replay
    camera plays the demo video, recognition runs on the kiosk's one-thread pool, and:
    - end-to-end latency = from handing the camera's latest frame to recognition until the
-     results arrive on the GUI thread, p50/p95, with the recognizer's own breakdown (hash,
-     preprocess, inference, search, lookup); cache off, so every scan runs the model; as
-     many scans at every catalog size;
+     results are drawn: the results panel filled by the kiosk's own slot, laid out and
+     painted, p50/p95; with the recognizer's own breakdown (hash, preprocess, inference,
+     search, lookup), the time the results reached the GUI thread, and the drawing; cache
+     off, so every scan runs the model; as many scans at every catalog size;
    - recognitions per second, sustained (each scan submitted as soon as the last finished),
      with the camera and preview running; the longest GUI-thread stall meanwhile;
    - the process's peak RSS;
@@ -248,9 +249,20 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     wait_until(lambda: c.services is not None and c.last_frame is not None)
     runner = c.runner
     recs: list = []
-    latencies: list[float] = []
+    latencies: list[float] = []  # frame handed over → results drawn
+    arrived: list[float] = []  # frame handed over → results on the GUI thread
+    panel = window.scan.panel
 
     def record(rec, frame_time: float) -> None:  # every scan's (the runner keeps its last 200)
+        # The kiosk's own slots ran first (connected before this one): the runner noted when
+        # the results reached the GUI thread, and the results panel has been filled. What the
+        # event loop would do next for the screen, done here so it is timed: the layout, then
+        # the panel painted.
+        arrived.append(runner.latencies_ms[-1])
+        layout = panel.layout()
+        if layout is not None:
+            layout.activate()
+        panel.repaint()
         latencies.append((time.monotonic() - frame_time) * 1000)
         recs.append(rec)
 
@@ -258,6 +270,7 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     pause(500)
     recs.clear()
     latencies.clear()
+    arrived.clear()
     c.stall.reset()
     single_fps = []
     for i in range(scans):  # one scan at a time, like taps
@@ -273,6 +286,8 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         k: [r.timings_ms.get(k, 0.0) for r in recs]
         for k in ("hash", "preprocess", "inference", "search", "lookup", "total")
     }
+    parts["arrived"] = arrived
+    parts["draw"] = [d - a for d, a in zip(latencies, arrived, strict=True)]
 
     # sustained: the next scan as soon as the last one finished, camera and preview running
     c.stall.reset()
@@ -536,7 +551,20 @@ def report(runs: dict[int, dict], first: int, packages: dict[str, str]) -> str:
             + " |"
             for k in ("hash", "preprocess", "inference", "search", "lookup", "total")
         ],
-        "| **end to end** (frame handed over → results on the GUI thread) | "
+        "| results on the GUI thread (frame handed over → the kiosk's slot) | "
+        + " | ".join(
+            f"{pct(runs[n]['parts_ms']['arrived'], 50):.2f} | "
+            f"{pct(runs[n]['parts_ms']['arrived'], 95):.2f}"
+            for n in sizes
+        )
+        + " |",
+        "| draw (results panel filled, laid out and painted) | "
+        + " | ".join(
+            f"{pct(runs[n]['parts_ms']['draw'], 50):.2f} | {pct(runs[n]['parts_ms']['draw'], 95):.2f}"
+            for n in sizes
+        )
+        + " |",
+        "| **end to end** (frame handed over → results drawn on screen) | "
         + " | ".join(
             f"**{pct(runs[n]['latency_ms'], 50):.1f}** | **{pct(runs[n]['latency_ms'], 95):.1f}**"
             for n in sizes
@@ -601,7 +629,11 @@ catalog sizes alternating), pooled.
 {chr(10).join(rows)}
 
 End to end p50 / p95 of each run: {per_run} ms. Each scan starts 30 ms after the last one's
-results arrived (the model's core idle meanwhile, as between taps).
+results arrived (the model's core idle meanwhile, as between taps). The stages from hash to
+lookup are the recognizer's own, on the model's thread (total: all of them); "results on the
+GUI thread" is what the issue's first figures (and the benchmark until 2026-12-07) called end
+to end; "draw" is the GUI thread's work after that until the results panel is painted (the
+layout and paint forced in the benchmark's slot, so they are timed).
 
 With {first:,} products, while scanning one frame at a time the preview showed {r["single_display_fps"]:.0f} fps and the
 longest GUI-thread stall during a recognition was **{r["single_stall_ms"]:.0f} ms**.

@@ -73,8 +73,57 @@ class ResultsPanel(QFrame):
         self._layout.addWidget(self.body)
         self._layout.addLayout(self._content)
         self._layout.addStretch(1)
+        # What the outcomes show, built once and refilled per scan (building cards for every
+        # scan took longer than the model), in the one order every outcome uses: shown or
+        # hidden as each outcome calls for.
+        self._big: ProductCard | None = None  # made on first use: cards need a product
+        self._big_box = QVBoxLayout()
+        self.also = self._subtitle()
+        self.closest = self._subtitle()
+        self._compact: list[ProductCard] = []
+        self._compact_box = QVBoxLayout()
+        self._compact_box.setSpacing(12)
+        self.browse_all = QPushButton()
+        self.browse_all.setObjectName("category")
+        self.browse_all.clicked.connect(partial(self._choose_category, ""))
+        self.hint = self._subtitle()
+        self.hint.setWordWrap(True)
+        self._grid_holder = QWidget()
+        self._grid = QGridLayout(self._grid_holder)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(10)
+        self._grid_names: tuple[str, ...] = ()
+        self._grid_buttons: list[QPushButton] = []
+        self._content.addLayout(self._big_box)
+        self._content.addWidget(self.also)
+        self._content.addWidget(self.closest)
+        self._content.addLayout(self._compact_box)
+        self._content.addWidget(self.browse_all)
+        self._content.addWidget(self.hint)
+        self._content.addWidget(self._grid_holder)
+        self._slots: list[QWidget] = [
+            self.also,
+            self.closest,
+            self.browse_all,
+            self.hint,
+            self._grid_holder,
+        ]
+        self._recent_label = QLabel()
+        self._recent_label.setStyleSheet("color: #9fb0c0; font-size: 20px;")
+        self._recent_buttons: list[QPushButton] = []
+        self._recent_row = QGridLayout()
+        for i in range(3):
+            button = QPushButton()
+            button.setStyleSheet("min-height: 64px; font-size: 20px;")
+            button.clicked.connect(partial(self._choose_recent, i))
+            self._recent_row.addWidget(button, 0, i)
+            self._recent_buttons.append(button)
+        self._recent_shown: list[Product] = []
         self._recent_box = QVBoxLayout()
+        self._recent_box.addWidget(self._recent_label)
+        self._recent_box.addLayout(self._recent_row)
         self._layout.addLayout(self._recent_box)
+        self._wanted: list[QWidget] = []  # what the state being drawn shows
         self.show_idle()
 
     def set_category_source(self, categories: Callable[[], list[str]]) -> None:
@@ -88,19 +137,41 @@ class ResultsPanel(QFrame):
         elif self.state in ("idle", "busy", "error"):
             {"idle": self.show_idle, "busy": self.show_busy, "error": self.show_error}[self.state]()
 
-    def _reset(self, state: str, title: str, body: str = "") -> None:
+    @staticmethod
+    def _subtitle() -> QLabel:
+        label = QLabel()
+        label.setObjectName("subtitle")
+        label.hide()
+        return label
+
+    def _reset(self, state: str, title: str, body: str = "", *, settle: bool = True) -> None:
+        """Start showing ``state``; what it shows is then :meth:`_want`-ed, and made the only
+        thing visible by :meth:`_settle` (here, unless ``settle`` is False)."""
         if self.state in RESULT_STATES and state not in RESULT_STATES:
             log.info("results cleared")
         if state not in RESULT_STATES:
             self.recognition = None
         self._set_faded(False)
         self.state = state
-        clear_layout(self._content)
         self.cards = []
         self.category_buttons = []
+        self._wanted = []
         self.title.setText(title)
         self.body.setText(body)
         self.body.setVisible(bool(body))
+        if settle:
+            self._settle()
+
+    def _want(self, widget: QWidget) -> None:
+        self._wanted.append(widget)
+
+    def _settle(self) -> None:
+        """Show what is wanted and hide the rest, touching only what changes (showing a
+        widget that was hidden costs a layout pass)."""
+        wanted = {id(w) for w in self._wanted}
+        for widget in [*self._slots, *([self._big] if self._big else []), *self._compact]:
+            if (id(widget) in wanted) == widget.isHidden():
+                widget.setVisible(id(widget) in wanted)
 
     def show_idle(self, title_key: str = "panel_idle_title") -> None:
         self._reset("idle", self.i18n(title_key), self.i18n("panel_idle_body"))
@@ -147,82 +218,102 @@ class ResultsPanel(QFrame):
 
     def _draw(self, rec: Recognition) -> None:
         if rec.outcome is Outcome.CONFIDENT and rec.best is not None:
-            self._reset("confident", self.i18n("found"))
-            self._add_card(rec.best.product, "big")
+            self._reset("confident", self.i18n("found"), settle=False)
+            self._show_big(rec.best.product)
             others = [m.product for m in rec.matches[1:3]]
             if others:
-                also = QLabel(self.i18n("also"))
-                also.setObjectName("subtitle")
-                self._content.addWidget(also)
+                self.also.setText(self.i18n("also"))
+                self._want(self.also)
                 for p in others:  # compact: the panel has room for them whatever the names
-                    self._add_card(p, "compact")
+                    self._show_compact(p)
             self._remember(rec.best.product)
         elif rec.outcome is Outcome.NOT_SURE and rec.matches:
-            self._reset("not_sure", self.i18n("not_sure"), self.i18n("not_sure_hint"))
+            self._reset("not_sure", self.i18n("not_sure"), self.i18n("not_sure_hint"), settle=False)
             for m in rec.matches[:NOT_SURE_CANDIDATES]:
-                self._add_card(m.product, "compact")
+                self._show_compact(m.product)
         else:
-            self._reset("no_match", self.i18n("no_match"))
-            if rec.matches:
-                closest = QLabel(self.i18n("closest"))
-                closest.setObjectName("subtitle")
-                self._content.addWidget(closest)
-                for m in rec.matches[:NO_MATCH_CANDIDATES]:
-                    self._add_card(m.product, "compact")
+            self._reset("no_match", self.i18n("no_match"), settle=False)
             if rec.matches:  # no room for the categories too: one way on to all of them
-                b = QPushButton(button_text(self.i18n("browse_categories")))
-                b.setObjectName("category")
-                b.clicked.connect(partial(self._choose_category, ""))
-                self._content.addWidget(b)
-                self.category_buttons.append(b)
+                self.closest.setText(self.i18n("closest"))
+                self._want(self.closest)
+                for m in rec.matches[:NO_MATCH_CANDIDATES]:
+                    self._show_compact(m.product)
+                self.browse_all.setText(button_text(self.i18n("browse_categories")))
+                self._want(self.browse_all)
+                self.category_buttons = [self.browse_all]
+                self._settle()
                 return
-            browse = QLabel(self.i18n("no_match_hint"))
-            browse.setObjectName("subtitle")
-            browse.setWordWrap(True)
-            self._content.addWidget(browse)
-            grid = QGridLayout()
-            grid.setSpacing(10)
-            for i, name in enumerate(self._categories()[:8]):
-                b = QPushButton(button_text(name))
-                b.setObjectName("category")
-                b.clicked.connect(partial(self._choose_category, name))
-                grid.addWidget(b, i // 2, i % 2)
-                self.category_buttons.append(b)
-            self._content.addLayout(grid)
+            self.hint.setText(self.i18n("no_match_hint"))
+            self._want(self.hint)
+            self._fill_categories(tuple(self._categories()[:8]))
+            self._want(self._grid_holder)
+            self.category_buttons = list(self._grid_buttons)
+        self._settle()
 
-    def _add_card(self, product: Product, size: str) -> None:
+    def _show_big(self, product: Product) -> None:
+        if self._big is None:
+            self._big = self._new_card(product, "big")
+            self._big_box.addWidget(self._big)
+        else:
+            self._big.show_product(product, self.i18n)
+        self._want(self._big)
+        self.cards.append(self._big)
+
+    def _show_compact(self, product: Product) -> None:
+        used = sum(1 for c in self.cards if c is not self._big)
+        if used < len(self._compact):
+            card = self._compact[used]
+            card.show_product(product, self.i18n)
+        else:
+            card = self._new_card(product, "compact")
+            self._compact_box.addWidget(card)
+            self._compact.append(card)
+        self._want(card)
+        self.cards.append(card)
+
+    def _new_card(self, product: Product, size: str) -> ProductCard:
         card = ProductCard(product, self.thumbs, self.i18n, size=size, horizontal=True)
         card.activated.connect(self.productChosen)
-        self._content.addWidget(card)
-        self.cards.append(card)
+        return card
+
+    def _fill_categories(self, names: tuple[str, ...]) -> None:
+        """The category buttons of "no match", rebuilt only when the categories changed."""
+        texts = tuple(button_text(n) for n in names)
+        if texts == self._grid_names:
+            return
+        clear_layout(self._grid)
+        self._grid_buttons = []
+        for i, name in enumerate(names):
+            b = QPushButton(button_text(name))
+            b.setObjectName("category")
+            b.clicked.connect(partial(self._choose_category, name))
+            self._grid.addWidget(b, i // 2, i % 2)
+            self._grid_buttons.append(b)
+        self._grid_names = texts
 
     def _remember(self, product: Product) -> None:
         self.recent = [product, *[p for p in self.recent if p.sku != product.sku][:3]]
 
     def _show_recent(self) -> None:
-        clear_layout(self._recent_box)
         shown = [p for p in self.recent if not any(c.product.sku == p.sku for c in self.cards)]
         # Only where there is room: on the idle panel, or under a single result card (three
         # cards fill the panel at 1280×800, and a squeezed card would overlap its neighbours).
         room = self.state == "idle" or (self.state == "confident" and len(self.cards) == 1)
-        if not shown or not room:
-            return
-        label = QLabel(self.i18n("recent"))
-        label.setStyleSheet("color: #9fb0c0; font-size: 20px;")
-        self._recent_box.addWidget(label)
-        row = QGridLayout()
-        for i, p in enumerate(shown[:3]):
-            b = QPushButton(button_text(p.name))
-            b.setStyleSheet("min-height: 64px; font-size: 20px;")
-            b.clicked.connect(partial(self._choose_product, p.sku))
-            row.addWidget(b, 0, i)
-        self._recent_box.addLayout(row)
+        self._recent_shown = shown[:3] if shown and room else []
+        self._recent_label.setVisible(bool(self._recent_shown))
+        if self._recent_shown:
+            self._recent_label.setText(self.i18n("recent"))
+        for i, button in enumerate(self._recent_buttons):
+            if i < len(self._recent_shown):
+                button.setText(button_text(self._recent_shown[i].name))
+            button.setVisible(i < len(self._recent_shown))
+
+    def _choose_recent(self, i: int, _checked: bool = False) -> None:
+        if i < len(self._recent_shown):
+            self.productChosen.emit(self._recent_shown[i].sku)
 
     def _choose_category(self, name: str, _checked: bool = False) -> None:
         self.categoryChosen.emit(name)
-
-    def _choose_product(self, sku: str, _checked: bool = False) -> None:
-        self.productChosen.emit(sku)
 
     def wipe(self) -> None:
         """Forget results and history (idle reset)."""

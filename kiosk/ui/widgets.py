@@ -77,9 +77,11 @@ class Thumbnails:
     def __init__(self, fetch: Callable[[str], bytes | None]) -> None:
         self._fetch = fetch
         self._cache: dict[str, QPixmap] = {}
+        self._scaled: dict[tuple[str, int], QPixmap] = {}
 
     def clear(self) -> None:
         self._cache.clear()
+        self._scaled.clear()
 
     def get(self, sku: str) -> QPixmap:
         pix = self._cache.get(sku)
@@ -91,6 +93,25 @@ class Thumbnails:
             if len(self._cache) > 400:
                 self._cache.clear()
             self._cache[sku] = pix
+        return pix
+
+    def scaled(self, sku: str, side: int) -> QPixmap:
+        """The thumbnail fitted into a ``side``-pixel square (smoothly), or a null pixmap."""
+        pix = self._scaled.get((sku, side))
+        if pix is None:
+            full = self.get(sku)
+            pix = (
+                full
+                if full.isNull()
+                else full.scaled(
+                    QSize(side, side),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+            if len(self._scaled) > 400:
+                self._scaled.clear()
+            self._scaled[(sku, side)] = pix
         return pix
 
 
@@ -157,6 +178,7 @@ class FitLabel(QLabel):
         self._max_lines = max_lines
         self._css = css
         self._fitted: tuple[str, int] | None = None
+        self._style = ""  # the style sheet last set: setting one costs a re-polish
         self._hint = QSize(0, 0)
         self.setWordWrap(False)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
@@ -173,13 +195,25 @@ class FitLabel(QLabel):
         self._fitted = None
         self._fit()
 
+    def configure(self, text: str, *, px: int, max_lines: int, css: str) -> None:
+        """New text, largest size, line limit and style at once: fitted once."""
+        self.full_text = text
+        self._px, self._min_px = px, max(14, round(px * 0.7))
+        self._max_lines = max_lines
+        self._css = css
+        self._fitted = None
+        self._fit()
+
     def _font(self, px: int) -> QFont:
         font = QFont(self.font())
         font.setPixelSize(px)
         return font
 
     def _apply(self, px: int, lines: list[str]) -> None:
-        self.setStyleSheet(f"{self._css} font-size: {px}px;")
+        style = f"{self._css} font-size: {px}px;"
+        if style != self._style:
+            self.setStyleSheet(style)
+            self._style = style
         fm = QFontMetrics(self._font(px))
         height = max(1, len(lines)) * fm.lineSpacing() + 2
         widest = max((fm.horizontalAdvance(line) for line in lines), default=0)
@@ -261,7 +295,11 @@ SIZES = {
 
 
 class ProductCard(QFrame):
-    """One product as a large touch card: picture, name, price, aisle."""
+    """One product as a large touch card: picture, name, price, aisle.
+
+    :meth:`show_product` puts another product on the same card: the results panel keeps its
+    cards and refills them, which costs a fraction of building new widgets for every scan.
+    """
 
     activated = Signal(str)
 
@@ -276,7 +314,8 @@ class ProductCard(QFrame):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.product = product
+        self._thumbs = thumbs
+        self._size = size
         big = size == "big"
         side, name_px, price_px, aisle_px = SIZES[size]
         border = theme.ACCENT if big else "#d7dee5"
@@ -287,43 +326,21 @@ class ProductCard(QFrame):
             f" QLabel {{ color: {theme.INK}; background: transparent; }}"
         )
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        pic = QLabel()
-        pic.setFixedSize(side, side)
-        pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        pix = thumbs.get(product.sku)
-        if pix.isNull():
-            no_picture(pic, product.name, side)
-        else:
-            pic.setPixmap(
-                pix.scaled(
-                    QSize(side, side),
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            )
+        self.picture = QLabel()
+        self.picture.setFixedSize(side, side)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder = False  # the picture shows the initial instead of a photo
         lines = {"big": 3, "line": 1}.get(size, 2)
-        self.name_label = FitLabel(
-            product.name, px=name_px, max_lines=lines, css="font-weight: 800;"
-        )
-        if product.price is None:  # "Price at the shelf": a note, not a price
-            price = FitLabel(tr.price(None), px=max(16, price_px - 6), css=f"color: {theme.MUTED};")
-        else:
-            price = FitLabel(
-                tr.price(product.price, product.currency),
-                px=price_px,
-                max_lines=1,
-                css="font-weight: 700; color: #0b6b3a;",
-            )
-        labels: list[QLabel] = [self.name_label, price]
-        if product.aisle and aisle_px:
-            aisle = FitLabel(
-                tr("where", aisle=product.aisle), px=aisle_px, css=f"color: {theme.MUTED};"
-            )
-            labels.append(aisle)
-        if not product.in_stock:
-            out = QLabel(tr("out_of_stock"))
-            out.setStyleSheet(f"color: {theme.WARN}; font-weight: 700;")
-            labels.append(out)
+        self.name_label = FitLabel(px=name_px, max_lines=lines, css="font-weight: 800;")
+        self.price_label = FitLabel(px=price_px, max_lines=1)
+        labels: list[QLabel] = [self.name_label, self.price_label]
+        self.aisle_label: FitLabel | None = None
+        if aisle_px:
+            self.aisle_label = FitLabel(px=aisle_px, css=f"color: {theme.MUTED};")
+            labels.append(self.aisle_label)
+        self.stock_label = QLabel()
+        self.stock_label.setStyleSheet(f"color: {theme.WARN}; font-weight: 700;")
+        labels.append(self.stock_label)
         text = QVBoxLayout()
         text.setSpacing(2)
         text.addStretch(1)
@@ -336,13 +353,48 @@ class ProductCard(QFrame):
         margin = 12 if big else 8
         box.setContentsMargins(margin, margin, margin, margin)
         box.setSpacing(14)
-        box.addWidget(pic, 0, Qt.AlignmentFlag.AlignCenter)
+        box.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignCenter)
         box.addLayout(text, 1)
         if horizontal:
             self.setMinimumHeight(side + 2 * margin + 4)
         else:
             self.setFixedWidth(side + 66)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.show_product(product, tr)
+
+    def show_product(self, product: Product, tr: Translator) -> None:
+        """Show ``product`` on this card (the texts in ``tr``'s language)."""
+        self.product = product
+        side, _name_px, price_px, _aisle_px = SIZES[self._size]
+        pix = self._thumbs.scaled(product.sku, side)
+        if pix.isNull():
+            no_picture(self.picture, product.name, side)
+            self._placeholder = True
+        else:
+            if self._placeholder:
+                self.picture.setText("")
+                self.picture.setStyleSheet("")
+                self._placeholder = False
+            self.picture.setPixmap(pix)
+        self.name_label.setText(product.name)
+        if product.price is None:  # "Price at the shelf": a note, not a price
+            self.price_label.configure(
+                tr.price(None), px=max(16, price_px - 6), max_lines=2, css=f"color: {theme.MUTED};"
+            )
+        else:
+            self.price_label.configure(
+                tr.price(product.price, product.currency),
+                px=price_px,
+                max_lines=1,
+                css="font-weight: 700; color: #0b6b3a;",
+            )
+        if self.aisle_label is not None:
+            if product.aisle:
+                self.aisle_label.setText(tr("where", aisle=product.aisle))
+            self.aisle_label.setVisible(bool(product.aisle))
+        if not product.in_stock:
+            self.stock_label.setText(tr("out_of_stock"))
+        self.stock_label.setVisible(not product.in_stock)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
