@@ -225,19 +225,28 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     window.resize(1280, 800)
     c = window.controller
 
-    def wait_until(cond, timeout: float = 30.0) -> None:
+    def wait_until(cond, timeout: float = 30.0, signal=None) -> None:
+        """Run the event loop until ``cond()``: checked when ``signal`` fires, or else every
+        millisecond (polling costs the GUI thread, and so the model's thread the interpreter
+        lock, 1000 wake-ups a second: not while scans are timed)."""
         loop = QEventLoop()
         timer = QTimer()
 
-        def check() -> None:
+        def check(*_args) -> None:
             if cond():
                 loop.quit()
 
-        timer.timeout.connect(check)
-        timer.start(1)
+        if signal is not None:
+            signal.connect(check)
+        else:
+            timer.timeout.connect(check)
+            timer.start(1)
         QTimer.singleShot(int(timeout * 1000), loop.quit)
-        loop.exec()
+        if not cond():
+            loop.exec()
         timer.stop()
+        if signal is not None:
+            signal.disconnect(check)
         if not cond():
             raise TimeoutError("kiosk did not get there in time")
 
@@ -276,7 +285,7 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     for i in range(scans):  # one scan at a time, like taps
         pause(30)
         runner.submit(c.last_frame.image, time.monotonic())
-        wait_until(lambda: not runner.busy)
+        wait_until(lambda: not runner.busy, signal=runner.busyChanged)
         if i % 10 == 9:
             single_fps.append(window.scan.preview.display_fps(live=True))
     runner.finished.disconnect(record)

@@ -1,0 +1,142 @@
+"""What an idle core costs a scan: the recognizer back to back against after a pause.
+
+The kiosk's model thread waits between scans (a shopper taps, or a new product is held up),
+and its core idles meanwhile. This runs the kiosk's recognizer alone, without the window, in
+this one process: the default bundle (int8, one thread), the kiosk's default recognition
+settings, frames of the demo video, on the benchmark's cached catalog of ``--products``
+(``bench/bench_kiosk.py`` builds it). Blocks of scans alternate between
+
+- *back to back*: each scan starts as soon as the last one returned;
+- *after a pause*: each scan starts ``--gap-ms`` after the last one returned (the core idle),
+  as bench_kiosk's scans do,
+
+and each stage's p50 / p95 is reported per cadence, pooled over the blocks. The difference
+is what the machine does to a core that went idle (on a virtual machine the host may run
+other work there, and caches and predictors come back cold); it is not the kiosk's work.
+
+Usage: ``python bench/bench_idle.py [--products 10000] [--scans 60] [--blocks 4] [--gap-ms 30]``;
+writes BENCHMARKS.md "idle".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.report import write_section
+
+STAGES = ("hash", "preprocess", "inference", "search", "lookup", "total")
+
+
+def frames(video: Path, n: int) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    out: list[np.ndarray] = []
+    try:
+        while len(out) < n:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            out.append(frame)
+    finally:
+        cap.release()
+    if not out:
+        raise SystemExit(f"{video}: no frames could be read")
+    return out
+
+
+def idle_driver() -> str:
+    """How this machine's CPUs idle, in words (Linux's cpuidle driver, where it has one)."""
+    try:
+        driver = Path("/sys/devices/system/cpu/cpuidle/current_driver").read_text().strip()
+    except OSError:
+        return "this machine's idle driver unknown"
+    guest = " (a virtual machine's: the host decides what runs on an idle virtual CPU)"
+    return f"cpuidle driver {driver}" + (guest if driver == "haltpoll" else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, default=10_000, help="cached catalog size")
+    parser.add_argument("--scans", type=int, default=60, help="scans per block")
+    parser.add_argument("--blocks", type=int, default=4, help="blocks per cadence, alternating")
+    parser.add_argument("--gap-ms", type=float, default=30.0, help="the pause before each scan")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    from bench.bench_kiosk import build_catalog
+    from catalog import open_finder
+    from kiosk.demo.build import build_demo
+    from kiosk.recognizer import Recognizer
+    from kiosk.settings import RecognitionSettings, load_settings
+    from models import ImageEmbedder
+
+    demo = build_demo(load_settings().cache_dir)
+    db = build_catalog(args.products, demo.products_file)
+    embedder = ImageEmbedder.open(None, "int8", threads=1)
+    finder = open_finder(db, bundle_id=embedder.model_id)
+    settings = RecognitionSettings()
+    recognizer = Recognizer(embedder, finder, settings)
+    shots = frames(demo.camera, args.scans)
+    for frame in shots[:20]:  # warm-up: first-use costs of every stage
+        recognizer.recognize(frame)
+    cadences = {"back to back": 0.0, f"after a {args.gap_ms:g} ms pause": args.gap_ms / 1000}
+    timings: dict[str, dict[str, list[float]]] = {c: {s: [] for s in STAGES} for c in cadences}
+    for block in range(args.blocks):
+        for name, gap in cadences.items():
+            for i in range(args.scans):
+                if gap:
+                    time.sleep(gap)
+                rec = recognizer.recognize(shots[i % len(shots)])
+                for stage in STAGES:
+                    timings[name][stage].append(float(rec.timings_ms.get(stage, 0.0)))
+        print(f"block {block + 1}/{args.blocks}", flush=True)
+    finder.close()
+
+    names = list(cadences)
+    rows = [
+        "| stage | " + " | ".join(f"{n}: p50 ms | p95 ms" for n in names) + " |",
+        "| --- |" + " ---: | ---: |" * len(names),
+    ]
+    for stage in STAGES:
+        cells = " | ".join(
+            f"{np.percentile(timings[n][stage], 50):.2f} | {np.percentile(timings[n][stage], 95):.2f}"
+            for n in names
+        )
+        rows.append(f"| {'**total**' if stage == 'total' else stage} | {cells} |")
+    warm, cold = (float(np.percentile(timings[n]["total"], 50)) for n in names)
+    body = f"""
+The kiosk's recognizer alone (no window, no camera thread), {args.products:,} products, the
+default bundle int8 on one thread; {args.blocks} blocks of {args.scans} scans per cadence,
+alternating, pooled:
+
+{chr(10).join(rows)}
+
+After the pause the same scans take {cold / warm:.2f} times as long (p50 of the total): the
+same code on the same frames, so this is what the machine does to a core that idled, not the
+kiosk's work ({idle_driver()}). The kiosk's own scans (`bench/bench_kiosk.py`) start
+{args.gap_ms:g} ms after the last one's results, as between a shopper's taps, so they pay it.
+Not measured on a Raspberry Pi.
+"""
+    print(body)
+    if not args.no_write:
+        cmd = "python bench/bench_idle.py"
+        for flag, value, default in (
+            ("--products", args.products, 10_000),
+            ("--scans", args.scans, 60),
+            ("--blocks", args.blocks, 4),
+            ("--gap-ms", args.gap_ms, 30.0),
+        ):
+            cmd += "" if value == default else f" {flag} {value:g}"
+        print(write_section("idle", "Scans after an idle core", body, cmd))
+
+
+if __name__ == "__main__":
+    main()
