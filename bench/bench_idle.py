@@ -57,9 +57,9 @@ def idle_driver() -> str:
     try:
         driver = Path("/sys/devices/system/cpu/cpuidle/current_driver").read_text().strip()
     except OSError:
-        return "this machine's idle driver unknown"
-    guest = " (a virtual machine's: the host decides what runs on an idle virtual CPU)"
-    return f"cpuidle driver {driver}" + (guest if driver == "haltpoll" else "")
+        return "this machine's cpuidle driver is unknown"
+    guest = ", a virtual machine's: the host decides what runs on an idle virtual CPU"
+    return f"this machine's cpuidle driver is {driver}" + (guest if driver == "haltpoll" else "")
 
 
 def main() -> None:
@@ -121,7 +121,7 @@ alternating, pooled:
 
 After the pause the same scans take {cold / warm:.2f} times as long (p50 of the total): the
 same code on the same frames, so this is what the machine does to a core that idled, not the
-kiosk's work ({idle_driver()}). The kiosk's own scans (`bench/bench_kiosk.py`) start
+kiosk's work; {idle_driver()}. The kiosk's own scans (`bench/bench_kiosk.py`) start
 {args.gap_ms:g} ms after the last one's results, as between a shopper's taps, so they pay it.
 Not measured on a Raspberry Pi.
 """

@@ -71,6 +71,10 @@ class ProductListModel(QAbstractListModel):
         return self._rows[row][0]
 
 
+#: scaled thumbnails kept (at most 150 × 150 px each): the cards shown lately, not the catalog
+SCALED_KEPT = 32
+
+
 class Thumbnails:
     """Decoded catalog thumbnails by SKU (catalog images only, never camera frames)."""
 
@@ -109,8 +113,8 @@ class Thumbnails:
                     Qt.TransformationMode.SmoothTransformation,
                 )
             )
-            if len(self._scaled) > 400:
-                self._scaled.clear()
+            if len(self._scaled) >= SCALED_KEPT:
+                del self._scaled[next(iter(self._scaled))]  # the oldest
             self._scaled[(sku, side)] = pix
         return pix
 
