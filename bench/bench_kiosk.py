@@ -13,8 +13,8 @@
 2. Each measurement runs the real kiosk window (offscreen Qt) in a fresh process: the replay
    camera plays the demo video, recognition runs on the kiosk's one-thread pool, and:
    - end-to-end latency = from handing the camera's latest frame to recognition until the
-     results are drawn: the results panel filled by the kiosk's own slot, laid out and
-     painted, p50/p95; with the recognizer's own breakdown (hash, preprocess, inference,
+     results are drawn: the results panel filled by the kiosk's own slot, the events posted
+     to its widgets sent, and the panel painted (offscreen), p50/p95; with the recognizer's own breakdown (hash, preprocess, inference,
      search, lookup), the time the results reached the GUI thread, and the drawing; cache
      off, so every scan runs the model; as many scans at every catalog size;
    - recognitions per second, sustained (each scan submitted as soon as the last finished),
@@ -201,8 +201,8 @@ def versions(python: Path) -> str:
 def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     """Run the kiosk window on ``db`` with the replay ``camera``; return the figures."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from kiosk.settings import load_settings
     from kiosk.sources import open_source
@@ -265,15 +265,21 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     def record(rec, frame_time: float) -> None:  # every scan's (the runner keeps its last 200)
         # The kiosk's own slots ran first (connected before this one): the runner noted when
         # the results reached the GUI thread, and the results panel has been filled. What the
-        # event loop would do next for the screen, done here so it is timed: the layout, then
-        # the panel painted.
+        # event loop would do next for the panel, done here so it is timed: the events posted
+        # to its widgets (a card added to a shown panel is shown by a queued call; cards'
+        # layouts are redone on posted requests, which post their parents' in turn), then the
+        # panel painted (into the offscreen window's backing store).
         arrived.append(runner.latencies_ms[-1])
-        layout = panel.layout()
-        if layout is not None:
-            layout.activate()
+        for widget in panel.findChildren(QWidget):  # queued shows of widgets just added
+            QCoreApplication.sendPostedEvents(widget, QEvent.Type.MetaCall)
+        for _ in range(3):  # card layouts, then the panel's: each pass settles one level
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         panel.repaint()
         latencies.append((time.monotonic() - frame_time) * 1000)
         recs.append(rec)
+        hidden = [c for c in panel.cards if not c.isVisible()]
+        if hidden:
+            raise RuntimeError(f"{len(hidden)} result card(s) not shown when timed as drawn")
 
     runner.finished.connect(record)
     pause(500)
@@ -573,7 +579,7 @@ def report(runs: dict[int, dict], first: int, packages: dict[str, str]) -> str:
             for n in sizes
         )
         + " |",
-        "| **end to end** (frame handed over → results drawn on screen) | "
+        "| **end to end** (frame handed over → results painted, offscreen) | "
         + " | ".join(
             f"**{pct(runs[n]['latency_ms'], 50):.1f}** | **{pct(runs[n]['latency_ms'], 95):.1f}**"
             for n in sizes
@@ -641,8 +647,11 @@ End to end p50 / p95 of each run: {per_run} ms. Each scan starts 30 ms after the
 results arrived (the model's core idle meanwhile, as between taps). The stages from hash to
 lookup are the recognizer's own, on the model's thread (total: all of them); "results on the
 GUI thread" is what the issue's first figures (and the benchmark until 2026-12-07) called end
-to end; "draw" is the GUI thread's work after that until the results panel is painted (the
-layout and paint forced in the benchmark's slot, so they are timed).
+to end; "draw" is the GUI thread's work after that until the results panel is painted into
+the offscreen window's backing store (no display, no compositor): the kiosk's slot fills it,
+then the benchmark's slot sends the events posted to its widgets (queued shows, layout
+requests) and repaints it, so that work is timed; the benchmark checks that every result card
+is shown by then.
 
 With {first:,} products, while scanning one frame at a time the preview showed {r["single_display_fps"]:.0f} fps and the
 longest GUI-thread stall during a recognition was **{r["single_stall_ms"]:.0f} ms**.
@@ -675,8 +684,10 @@ timed from the command's start, after the interpreter; the last column from spaw
 | --- | --- | --- | --- | --- |
 {starts}
 
-Targets on this 2-core machine (issue 14): end to end p95 ≤ 10 ms at 10k products (bar ≤ 13 ms),
-kiosk peak memory ≤ 300 MB at 100k, ready ≤ 1 s at 100k.
+Targets on this 2-core machine (issue 14): frame → results on screen p95 ≤ 10 ms at 10k
+products (bar ≤ 13 ms), 100k within 1 ms of 10k, kiosk peak memory ≤ 300 MB at 100k, ready
+≤ 1 s at 100k. The issue's own figures (14.9 / 19.0 ms) were timed to the results on the GUI
+thread, before they were drawn: compare them with that row.
 """
 
 

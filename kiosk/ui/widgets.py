@@ -101,8 +101,10 @@ class Thumbnails:
 
     def scaled(self, sku: str, side: int) -> QPixmap:
         """The thumbnail fitted into a ``side``-pixel square (smoothly), or a null pixmap."""
-        pix = self._scaled.get((sku, side))
-        if pix is None:
+        pix = self._scaled.pop((sku, side), None)
+        if pix is not None:
+            self._scaled[(sku, side)] = pix  # the most recently shown now
+        else:
             full = self.get(sku)
             pix = (
                 full
@@ -114,7 +116,7 @@ class Thumbnails:
                 )
             )
             if len(self._scaled) >= SCALED_KEPT:
-                del self._scaled[next(iter(self._scaled))]  # the oldest
+                del self._scaled[next(iter(self._scaled))]  # the least recently shown
             self._scaled[(sku, side)] = pix
         return pix
 
@@ -178,6 +180,7 @@ class FitLabel(QLabel):
     ) -> None:
         super().__init__(parent)
         self.full_text = text
+        self._min_px_given = min_px
         self._px, self._min_px = px, min_px or max(14, round(px * 0.7))
         self._max_lines = max_lines
         self._css = css
@@ -202,7 +205,7 @@ class FitLabel(QLabel):
     def configure(self, text: str, *, px: int, max_lines: int, css: str) -> None:
         """New text, largest size, line limit and style at once: fitted once."""
         self.full_text = text
-        self._px, self._min_px = px, max(14, round(px * 0.7))
+        self._px, self._min_px = px, self._min_px_given or max(14, round(px * 0.7))
         self._max_lines = max_lines
         self._css = css
         self._fitted = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from catalog.types import Match, Product
 from kiosk.i18n import Translator
 from kiosk.recognizer import Outcome, Recognition
 from kiosk.ui.results_panel import ResultsPanel
-from kiosk.ui.widgets import Thumbnails
+from kiosk.ui.widgets import SCALED_KEPT, Thumbnails
 
 
 def _png() -> bytes:
@@ -109,8 +110,86 @@ def test_every_outcome_shows_only_its_own_widgets(qtbot):
     assert visible() == [] and panel.cards == [] and not panel.browse_all.isVisible()
     assert [b.text() for b in panel.category_buttons] == ["Dairy", "Fruit", "Bakery"]
     assert all(b.isVisible() for b in panel.category_buttons)
+    grid = list(panel.category_buttons)
     panel.show_idle()
-    assert visible() == [] and not any(b.isVisible() for b in panel.category_buttons)
+    assert visible() == [] and not any(b.isVisible() for b in grid)
+    assert not panel._grid_holder.isVisible() and not panel.hint.isVisible()
+    # the categories changed: the buttons follow
+    panel.set_category_source(lambda: ["Frozen"])
+    panel.show_recognition(_rec(Outcome.NO_MATCH))
+    assert [b.text() for b in panel.category_buttons] == ["Frozen"]
+
+
+def _on_screen(panel: ResultsPanel) -> list[str]:
+    """What of the result the panel shows: its cards' SKUs and the result-only widgets."""
+    widgets = {
+        "also": panel.also,
+        "closest": panel.closest,
+        "browse": panel.browse_all,
+        "hint": panel.hint,
+        "categories": panel._grid_holder,
+    }
+    cards = [c.product.sku for c in [panel._big, *panel._compact] if c and c.isVisible()]
+    return cards + [name for name, w in widgets.items() if w.isVisible()]
+
+
+@pytest.mark.parametrize("then", ["show_busy", "show_error", "show_idle", "message", "wipe"])
+def test_no_result_stays_on_screen_after_the_panel_moves_on(qtbot, then):
+    panel = _panel(qtbot)
+    panel.set_category_source(lambda: ["Dairy"])
+    for rec in (
+        _rec(Outcome.CONFIDENT, A, B, C),
+        _rec(Outcome.NOT_SURE, A, B, C, D),
+        _rec(Outcome.NO_MATCH, C),
+        _rec(Outcome.NO_MATCH),
+    ):
+        panel.show_recognition(rec)
+        assert _on_screen(panel)  # something of each result is shown…
+        if then == "message":
+            panel.show_message("Camera unplugged")
+        else:
+            getattr(panel, then)()
+        assert _on_screen(panel) == []  # … and none of it after
+        assert panel.cards == [] and panel.category_buttons == []
+
+
+def test_a_language_switch_redraws_refilled_cards_in_the_new_language(qtbot):
+    panel = _panel(qtbot)
+    panel.show_recognition(_rec(Outcome.CONFIDENT, D, A))
+    panel.show_recognition(_rec(Outcome.CONFIDENT, A, C))  # refilled: A big, C compact
+    en, de = Translator("en"), Translator("de")
+    panel.set_translator(de)
+    big, compact = panel.cards
+    assert (big.product.sku, compact.product.sku) == ("P-A", "P-C")
+    assert panel.also.text() == de("also") != en("also")
+    assert big.aisle_label.full_text == de("where", aisle="Aisle 2") != en("where", aisle="Aisle 2")
+    assert big.price_label.full_text == de.price(1.5, "EUR")
+    assert compact.stock_label.text() == de("out_of_stock") != en("out_of_stock")
+    assert compact.stock_label.isVisibleTo(compact)
+
+
+def test_the_others_are_listed_under_their_heading(qtbot):
+    panel = _panel(qtbot)
+    panel.show_recognition(_rec(Outcome.NOT_SURE, A, B, C))
+    panel.show_recognition(_rec(Outcome.CONFIDENT, D, A, B))  # compact cards made before "also"
+    big, *others = panel.cards
+    panel.layout().activate()
+    assert big.geometry().bottom() < panel.also.geometry().top()
+    assert all(panel.also.geometry().bottom() < c.geometry().top() for c in others)
+
+
+def test_scaled_thumbnails_are_few_and_the_ones_shown_lately(qtbot):
+    fetched: list[str] = []
+    thumbs = Thumbnails(lambda sku: fetched.append(sku) or PHOTO)
+    first = thumbs.scaled("P-0", 64)
+    assert first.width() <= 64 and first.height() == 64  # fitted, aspect kept
+    for i in range(1, SCALED_KEPT + 5):
+        thumbs.scaled("P-0", 64)  # shown again and again: kept
+        thumbs.scaled(f"P-{i}", 64)
+    assert len(thumbs._scaled) == SCALED_KEPT
+    assert ("P-0", 64) in thumbs._scaled and ("P-1", 64) not in thumbs._scaled
+    thumbs.clear()  # a new catalog: its photos may differ
+    assert thumbs._scaled == {}
 
 
 def test_tapping_a_refilled_card_or_a_recent_product_chooses_what_it_shows(qtbot):
