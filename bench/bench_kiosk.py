@@ -644,7 +644,8 @@ catalog sizes alternating), pooled.
 {chr(10).join(rows)}
 
 End to end p50 / p95 of each run: {per_run} ms. Each scan starts 30 ms after the last one's
-results arrived (the model's core idle meanwhile, as between taps). The stages from hash to
+results arrived (the model's core idle meanwhile; a shopper's taps are further apart: see
+"Scans after an idle core"). The stages from hash to
 lookup are the recognizer's own, on the model's thread (total: all of them); "results on the
 GUI thread" is what the issue's first figures (and the benchmark until 2026-12-07) called end
 to end; "draw" is the GUI thread's work after that until the results panel is painted into
