@@ -260,6 +260,7 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
     recs: list = []
     latencies: list[float] = []  # frame handed over → results drawn
     arrived: list[float] = []  # frame handed over → results on the GUI thread
+    unshown: list[str] = []  # cards not shown when timed as drawn (must stay empty)
     panel = window.scan.panel
 
     def record(rec, frame_time: float) -> None:  # every scan's (the runner keeps its last 200)
@@ -277,9 +278,8 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         panel.repaint()
         latencies.append((time.monotonic() - frame_time) * 1000)
         recs.append(rec)
-        hidden = [c for c in panel.cards if not c.isVisible()]
-        if hidden:
-            raise RuntimeError(f"{len(hidden)} result card(s) not shown when timed as drawn")
+        # an exception in a slot is only printed: note it, and fail after the scans
+        unshown.extend(c.product.sku for c in panel.cards if not c.isVisible())
 
     runner.finished.connect(record)
     pause(500)
@@ -295,6 +295,8 @@ def child(db: Path, camera: Path, scans: int, seconds: float) -> dict:
         if i % 10 == 9:
             single_fps.append(window.scan.preview.display_fps(live=True))
     runner.finished.disconnect(record)
+    if unshown:
+        raise SystemExit(f"{len(unshown)} result card(s) not shown when timed as drawn")
     single_stall = c.stall.max_stall_busy_ms
     scanned = len(recs)
     parts = {
@@ -686,9 +688,9 @@ timed from the command's start, after the interpreter; the last column from spaw
 {starts}
 
 Targets on this 2-core machine (issue 14): frame → results on screen p95 ≤ 10 ms at 10k
-products (bar ≤ 13 ms), 100k within 1 ms of 10k, kiosk peak memory ≤ 300 MB at 100k, ready
-≤ 1 s at 100k. The issue's own figures (14.9 / 19.0 ms) were timed to the results on the GUI
-thread, before they were drawn: compare them with that row.
+products (bar ≤ 13 ms), 100k within 1 ms of 10k (here read at p95), kiosk peak memory ≤ 300 MB
+at 100k, ready ≤ 1 s at 100k. The issue's own figures (14.9 / 19.0 ms) were timed to the
+results on the GUI thread, before they were drawn: compare them with that row.
 """
 
 

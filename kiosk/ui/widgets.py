@@ -205,7 +205,8 @@ class FitLabel(QLabel):
     def configure(self, text: str, *, px: int, max_lines: int, css: str) -> None:
         """New text, largest size, line limit and style at once: fitted once."""
         self.full_text = text
-        self._px, self._min_px = px, self._min_px_given or max(14, round(px * 0.7))
+        given = self._min_px_given
+        self._px, self._min_px = px, min(given, px) if given else max(14, round(px * 0.7))
         self._max_lines = max_lines
         self._css = css
         self._fitted = None
