@@ -36,18 +36,16 @@ STAGES = ("hash", "preprocess", "inference", "search", "lookup", "total")
 
 
 def frames(video: Path, n: int) -> list[np.ndarray]:
-    import cv2
+    """The first ``n`` frames of ``video``, read by the kiosk's own replay camera."""
+    from kiosk.sources import ReplaySource
 
-    cap = cv2.VideoCapture(str(video))
-    out: list[np.ndarray] = []
+    source = ReplaySource(video, fps=1000.0, loop=False)
     try:
-        while len(out) < n:
-            ok, frame = cap.read()
-            if not ok:
-                break
+        out: list[np.ndarray] = []
+        while len(out) < n and (frame := source.read()) is not None:
             out.append(frame)
     finally:
-        cap.release()
+        source.close()
     if not out:
         raise SystemExit(f"{video}: no frames could be read")
     return out

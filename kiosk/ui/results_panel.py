@@ -278,8 +278,7 @@ class ResultsPanel(QFrame):
 
     def _fill_categories(self, names: tuple[str, ...]) -> None:
         """The category buttons of "no match", rebuilt only when the categories changed."""
-        texts = tuple(button_text(n) for n in names)
-        if texts == self._grid_names:
+        if names == self._grid_names:
             return
         clear_layout(self._grid)
         self._grid_buttons = []
@@ -289,7 +288,7 @@ class ResultsPanel(QFrame):
             b.clicked.connect(partial(self._choose_category, name))
             self._grid.addWidget(b, i // 2, i % 2)
             self._grid_buttons.append(b)
-        self._grid_names = texts
+        self._grid_names = names
 
     def _remember(self, product: Product) -> None:
         self.recent = [product, *[p for p in self.recent if p.sku != product.sku][:3]]
