@@ -93,6 +93,19 @@ def image_convolutions(model: onnx.ModelProto) -> list[str]:
     return found
 
 
+def depthwise_convolutions(model: onnx.ModelProto) -> list[str]:
+    """The depthwise convolutions of a graph (one input channel per group): EfficientNet-Lite0's
+    take 40 % of its int8 time for 9 % of its multiply-adds (``bench/bench_model_ops.py``)."""
+    weights = {i.name: list(i.dims) for i in model.graph.initializer}
+    return [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "Conv"
+        and next((a.i for a in n.attribute if a.name == "group"), 1) > 1
+        and weights.get(n.input[1], [0, 0])[1:2] == [1]
+    ]
+
+
 def quantize_static_int8(
     fp32: Path,
     out: Path,
@@ -103,10 +116,17 @@ def quantize_static_int8(
     method: str = "minmax",
     progress: Callable[[str], None] | None = None,
     image_convs_fp32: bool = True,
+    also_fp32: Callable[[onnx.ModelProto], list[str]] | None = None,
+    per_channel: bool = True,
+    types: tuple[QuantType, QuantType] = (QuantType.QUInt8, QuantType.QInt8),
 ) -> list[str]:
     """Static int8 QDQ, per-channel weights, activations calibrated on ``images`` (BGR); the
     convolutions over the input image stay fp32 (:func:`image_convolutions`) unless
-    ``image_convs_fp32`` is False. Returns the names of the convolutions kept in fp32."""
+    ``image_convs_fp32`` is False. Returns the names of the convolutions kept in fp32.
+
+    ``also_fp32`` (the names of more nodes to keep in fp32, from the pre-processed graph),
+    ``per_channel`` and ``types`` (activations, weights) are there for comparisons
+    (``bench/bench_model_ops.py``); the defaults are what ``models quantize`` ships."""
     batches = [preprocess([im]) for im in images]
     calib = {
         "minmax": CalibrationMethod.MinMax,
@@ -116,11 +136,10 @@ def quantize_static_int8(
     with tempfile.TemporaryDirectory(prefix="aislelens-quant-") as tmp:
         prepped = Path(tmp) / "prepped.onnx"
         quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
-        keep_float = (
-            image_convolutions(onnx.load(str(prepped), load_external_data=False))
-            if image_convs_fp32
-            else []
-        )
+        graph = onnx.load(str(prepped), load_external_data=False)
+        stem = image_convolutions(graph) if image_convs_fp32 else []
+        keep_float = stem + (also_fp32(graph) if also_fp32 is not None else [])
+        del graph
         if progress:
             progress(f"calibrating on {len(batches)} images ({method})")
         quantize_static(
@@ -128,14 +147,14 @@ def quantize_static_int8(
             str(out),
             _BatchReader(input_name, batches),
             quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            activation_type=types[0],
+            weight_type=types[1],
             calibrate_method=calib,
             nodes_to_exclude=keep_float,
             extra_options={"CalibMovingAverage": method == "minmax", "ActivationSymmetric": False},
         )
-    if image_convs_fp32 and not keep_float:
+    if image_convs_fp32 and not stem:
         log.warning("%s: no convolution reads the input image: every layer is int8", fp32.name)
     return keep_float
 

@@ -210,3 +210,37 @@ def test_shipped_int8_models_keep_the_stem_fp32_and_quantize_every_other_convolu
             assert "DequantizeLinear" not in fed, conv.name
         else:
             assert fed == {"DequantizeLinear"}, conv.name
+
+
+def test_quantizing_with_more_layers_kept_fp32_keeps_exactly_those(tmp_path):
+    """What bench/bench_model_ops.py compares: the stem and the depthwise convolutions fp32."""
+    onnx = pytest.importorskip("onnx", reason="onnx comes with onnxruntime's quantizer")
+    from models.preprocess import Preprocessor
+    from models.tools.quantize import (
+        depthwise_convolutions,
+        image_convolutions,
+        quantize_static_int8,
+    )
+
+    bundle = load_bundle("efficientnet-lite0")
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(2)]
+    out = tmp_path / "dw.onnx"
+    kept = quantize_static_int8(
+        bundle.model_path("fp32"),
+        out,
+        images,
+        Preprocessor(bundle.manifest.preprocess),
+        also_fp32=depthwise_convolutions,
+    )
+    fp32 = onnx.load(str(bundle.model_path("fp32")))
+    depthwise = depthwise_convolutions(fp32)
+    assert len(depthwise) == 16  # one per MBConv block of EfficientNet-Lite0
+    assert set(kept) == set(image_convolutions(fp32)) | set(depthwise)
+    graph = onnx.load(str(out)).graph
+    made_by = {o: node.op_type for node in graph.node for o in node.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(convs) == len([n for n in fp32.graph.node if n.op_type == "Conv"])
+    for conv in convs:
+        quantized = made_by.get(conv.input[1]) == "DequantizeLinear"
+        assert quantized == (conv.name not in kept), conv.name
