@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -71,54 +73,79 @@ class ProductListModel(QAbstractListModel):
         return self._rows[row][0]
 
 
+#: decoded thumbnails kept (the catalog's small pictures, a few tens of kB each decoded)
+FULL_KEPT = 400
 #: scaled thumbnails kept (at most 150 × 150 px each): the cards shown lately, not the catalog
 SCALED_KEPT = 32
 
+K = TypeVar("K")
+
+
+class _Recent(Generic[K]):
+    """Pixmaps by key, at most ``kept`` of them: the least recently used goes first."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._items: OrderedDict[K, QPixmap] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: K, make: Callable[[], QPixmap]) -> QPixmap:
+        pix = self._items.get(key)
+        if pix is None:
+            pix = make()
+            if len(self._items) >= self.kept:
+                self._items.popitem(last=False)
+            self._items[key] = pix
+        else:
+            self._items.move_to_end(key)
+        return pix
+
+    def clear(self) -> None:
+        self._items.clear()
+
 
 class Thumbnails:
-    """Decoded catalog thumbnails by SKU (catalog images only, never camera frames)."""
+    """Decoded catalog thumbnails by SKU (catalog images only, never camera frames), and the
+    same fitted into squares for the cards; both kept by last use."""
 
     def __init__(self, fetch: Callable[[str], bytes | None]) -> None:
         self._fetch = fetch
-        self._cache: dict[str, QPixmap] = {}
-        self._scaled: dict[tuple[str, int], QPixmap] = {}
+        self._cache: _Recent[str] = _Recent(FULL_KEPT)
+        self._scaled: _Recent[tuple[str, int]] = _Recent(SCALED_KEPT)
 
     def clear(self) -> None:
         self._cache.clear()
         self._scaled.clear()
 
     def get(self, sku: str) -> QPixmap:
-        pix = self._cache.get(sku)
-        if pix is None:
-            pix = QPixmap()
-            data = self._fetch(sku)
-            if data:
-                pix.loadFromData(data)
-            if len(self._cache) > 400:
-                self._cache.clear()
-            self._cache[sku] = pix
+        return self._cache.get(sku, lambda: self._decode(sku))
+
+    def _decode(self, sku: str) -> QPixmap:
+        pix = QPixmap()
+        data = self._fetch(sku)
+        if data:
+            pix.loadFromData(data)
         return pix
 
     def scaled(self, sku: str, side: int) -> QPixmap:
         """The thumbnail fitted into a ``side``-pixel square (smoothly), or a null pixmap."""
-        pix = self._scaled.pop((sku, side), None)
-        if pix is not None:
-            self._scaled[(sku, side)] = pix  # the most recently shown now
-        else:
+
+        def fit() -> QPixmap:
             full = self.get(sku)
-            pix = (
-                full
-                if full.isNull()
-                else full.scaled(
-                    QSize(side, side),
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
+            if full.isNull():
+                return full
+            return full.scaled(
+                QSize(side, side),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
             )
-            if len(self._scaled) >= SCALED_KEPT:
-                del self._scaled[next(iter(self._scaled))]  # the least recently shown
-            self._scaled[(sku, side)] = pix
-        return pix
+
+        return self._scaled.get((sku, side), fit)
 
 
 def no_picture(label: QLabel, name: str, side: int) -> None:

@@ -12,7 +12,7 @@ from catalog.types import Match, Product
 from kiosk.i18n import Translator
 from kiosk.recognizer import Outcome, Recognition
 from kiosk.ui.results_panel import ResultsPanel
-from kiosk.ui.widgets import SCALED_KEPT, Thumbnails
+from kiosk.ui.widgets import FULL_KEPT, SCALED_KEPT, Thumbnails
 
 
 def _png() -> bytes:
@@ -188,8 +188,25 @@ def test_scaled_thumbnails_are_few_and_the_ones_shown_lately(qtbot):
         thumbs.scaled(f"P-{i}", 64)
     assert len(thumbs._scaled) == SCALED_KEPT
     assert ("P-0", 64) in thumbs._scaled and ("P-1", 64) not in thumbs._scaled
+    assert fetched.count("P-0") == 1  # decoded once, however often shown
     thumbs.clear()  # a new catalog: its photos may differ
-    assert thumbs._scaled == {}
+    assert len(thumbs._scaled) == 0 and len(thumbs._cache) == 0
+    thumbs.scaled("P-0", 64)
+    assert fetched.count("P-0") == 2
+
+
+def test_decoded_thumbnails_are_kept_by_last_use_too(qtbot):
+    fetched: list[str] = []
+    thumbs = Thumbnails(lambda sku: fetched.append(sku) or PHOTO)
+    thumbs.get("P-0")
+    for i in range(1, FULL_KEPT + 10):
+        thumbs.get("P-0")  # the product on the card: never fetched again
+        thumbs.get(f"P-{i}")
+    assert len(thumbs._cache) == FULL_KEPT
+    assert fetched.count("P-0") == 1
+    assert "P-1" not in thumbs._cache and f"P-{FULL_KEPT + 9}" in thumbs._cache
+    none = Thumbnails(lambda sku: None)
+    assert none.get("X").isNull() and none.scaled("X", 64).isNull()  # no photo: a null pixmap
 
 
 def test_tapping_a_refilled_card_or_a_recent_product_chooses_what_it_shows(qtbot):
