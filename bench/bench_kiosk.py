@@ -16,7 +16,7 @@
      results are drawn: the results panel filled by the kiosk's own slot, the events posted
      to its widgets sent, and the panel painted (offscreen), p50/p95; with the recognizer's own breakdown (hash, preprocess, inference,
      search, lookup), the time the results reached the GUI thread, the drawing, and each
-     scan's end to end less its inference (what any model would leave); cache
+     scan's end to end less its inference (about what a model taking no time would leave); cache
      off, so every scan runs the model; as many scans at every catalog size;
    - recognitions per second, sustained (each scan submitted as soon as the last finished),
      with the camera and preview running; the longest GUI-thread stall meanwhile;

@@ -94,8 +94,8 @@ def image_convolutions(model: onnx.ModelProto) -> list[str]:
 
 
 def depthwise_convolutions(model: onnx.ModelProto) -> list[str]:
-    """The depthwise convolutions of a graph (one input channel per group): EfficientNet-Lite0's
-    take 40 % of its int8 time for 9 % of its multiply-adds (``bench/bench_model_ops.py``)."""
+    """The depthwise convolutions of a graph (one input channel per group): the layers whose
+    int8 time ``bench/bench_model_ops.py`` compares with their share of the multiply-adds."""
     weights = {i.name: list(i.dims) for i in model.graph.initializer}
     return [
         n.name
@@ -122,7 +122,7 @@ def quantize_static_int8(
 ) -> list[str]:
     """Static int8 QDQ, per-channel weights, activations calibrated on ``images`` (BGR); the
     convolutions over the input image stay fp32 (:func:`image_convolutions`) unless
-    ``image_convs_fp32`` is False. Returns the names of the convolutions kept in fp32.
+    ``image_convs_fp32`` is False. Returns the names of the nodes kept in fp32.
 
     ``also_fp32`` (the names of more nodes to keep in fp32, from the pre-processed graph),
     ``per_channel`` and ``types`` (activations, weights) are there for comparisons

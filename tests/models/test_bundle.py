@@ -215,6 +215,8 @@ def test_shipped_int8_models_keep_the_stem_fp32_and_quantize_every_other_convolu
 def test_quantizing_with_more_layers_kept_fp32_keeps_exactly_those(tmp_path):
     """What bench/bench_model_ops.py compares: the stem and the depthwise convolutions fp32."""
     onnx = pytest.importorskip("onnx", reason="onnx comes with onnxruntime's quantizer")
+    from onnxruntime.quantization import QuantType
+
     from models.preprocess import Preprocessor
     from models.tools.quantize import (
         depthwise_convolutions,
@@ -236,6 +238,11 @@ def test_quantizing_with_more_layers_kept_fp32_keeps_exactly_those(tmp_path):
     fp32 = onnx.load(str(bundle.model_path("fp32")))
     depthwise = depthwise_convolutions(fp32)
     assert len(depthwise) == 16  # one per MBConv block of EfficientNet-Lite0
+    weights = {i.name: list(i.dims) for i in fp32.graph.initializer}
+    for node in fp32.graph.node:  # told apart independently: groups as many as output channels
+        if node.op_type == "Conv":
+            group = next((a.i for a in node.attribute if a.name == "group"), 1)
+            assert (node.name in depthwise) == (group == weights[node.input[1]][0] > 1), node.name
     assert set(kept) == set(image_convolutions(fp32)) | set(depthwise)
     graph = onnx.load(str(out)).graph
     made_by = {o: node.op_type for node in graph.node for o in node.output}
@@ -244,3 +251,26 @@ def test_quantizing_with_more_layers_kept_fp32_keeps_exactly_those(tmp_path):
     for conv in convs:
         quantized = made_by.get(conv.input[1]) == "DequantizeLinear"
         assert quantized == (conv.name not in kept), conv.name
+    # per-tensor weights with int8 activations: one scale per weight, signed activations
+    other = tmp_path / "pt.onnx"
+    quantize_static_int8(
+        bundle.model_path("fp32"),
+        other,
+        images,
+        Preprocessor(bundle.manifest.preprocess),
+        per_channel=False,
+        types=(QuantType.QInt8, QuantType.QInt8),
+    )
+    init = {i.name: i for i in onnx.load(str(other)).graph.initializer}
+    nodes = onnx.load(str(other)).graph.node
+    weights_dq = [  # the weights' (int8 initializers'; the biases are int32)
+        n
+        for n in nodes
+        if n.op_type == "DequantizeLinear"
+        and n.input[0] in init
+        and init[n.input[0]].data_type == onnx.TensorProto.INT8
+    ]
+    q = [n for n in nodes if n.op_type == "QuantizeLinear"]
+    assert len(weights_dq) == len(convs) - len(image_convolutions(fp32))
+    assert all(len(init[n.input[1]].dims) == 0 for n in weights_dq)  # one scale per weight
+    assert q and all(init[n.input[2]].data_type == onnx.TensorProto.INT8 for n in q)
