@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import write_section
+from bench.report import positive_int, write_section
 
 STAGES = ("hash", "preprocess", "inference", "search", "lookup", "total")
 
@@ -64,8 +64,10 @@ def idle_driver() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=10_000, help="cached catalog size")
-    parser.add_argument("--scans", type=int, default=40, help="scans per block")
-    parser.add_argument("--blocks", type=int, default=3, help="blocks per cadence, alternating")
+    parser.add_argument("--scans", type=positive_int, default=40, help="scans per block")
+    parser.add_argument(
+        "--blocks", type=positive_int, default=3, help="blocks per cadence, alternating"
+    )
     parser.add_argument(
         "--gap-ms",
         type=float,

@@ -32,7 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import write_section
+from bench.bench_threads import session
+from bench.report import positive_int, write_section
 
 WARMUPS = 3  # inferences before any is timed or profiled
 CALIBRATION_VIEWS = 32
@@ -51,7 +52,7 @@ def conv_kinds(fp32: Path, x: np.ndarray) -> tuple[dict[str, str], dict[str, flo
     import onnx
     import onnxruntime as ort
 
-    from models.tools.quantize import image_convolutions
+    from models.tools.quantize import conv_group, depthwise_convolutions, image_convolutions
 
     model = onnx.load(str(fp32))
     convs = [n for n in model.graph.node if n.op_type == "Conv"]
@@ -63,17 +64,16 @@ def conv_kinds(fp32: Path, x: np.ndarray) -> tuple[dict[str, str], dict[str, flo
     opts.log_severity_level = 3
     sess = ort.InferenceSession(model.SerializeToString(), opts, ["CPUExecutionProvider"])
     outs = sess.run(exposed, {sess.get_inputs()[0].name: x})
-    stem = set(image_convolutions(model))
+    stem, depthwise = set(image_convolutions(model)), set(depthwise_convolutions(model))
     kinds: dict[str, str] = {}
     macs: dict[str, float] = collections.Counter()
     for node, out in zip(convs, outs, strict=True):
         cout, cin_g, kh, kw = weights[node.input[1]]
-        group = next((a.i for a in node.attribute if a.name == "group"), 1)
         if node.name in stem:
             kind = STEM
-        elif group > 1 and cin_g == 1:
+        elif node.name in depthwise:
             kind = DEPTHWISE
-        elif kh == kw == 1 and group == 1:
+        elif kh == kw == 1 and conv_group(node) == 1:
             kind = WIDEN if cout > cin_g else NARROW
         else:
             kind = OTHER
@@ -82,26 +82,13 @@ def conv_kinds(fp32: Path, x: np.ndarray) -> tuple[dict[str, str], dict[str, flo
     return kinds, macs
 
 
-def session(path: Path, profile_prefix: str | None = None):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    if profile_prefix:
-        opts.enable_profiling = True
-        opts.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-
-
 def profile(int8: Path, kinds: dict[str, str], runs: int, x: np.ndarray) -> dict[str, float]:
     """ms per inference by layer kind (convolutions) or operator (the rest), over ``runs``
     inferences after WARMUPS that are not counted."""
     if any(not name for name in kinds):
         raise SystemExit("an unnamed convolution: its kernels could not be told apart")
     with tempfile.TemporaryDirectory(prefix="aislelens-prof-") as tmp:
-        sess = session(int8, str(Path(tmp) / "ort"))
+        sess = session(int8, 1, {}, profile_prefix=str(Path(tmp) / "ort"))
         name = sess.get_inputs()[0].name
         for _ in range(WARMUPS + runs):
             sess.run(None, {name: x})
@@ -169,7 +156,7 @@ def variants(bundle, out: Path) -> dict[str, Path]:
 
 
 def ort_runner(path: Path) -> Callable[[np.ndarray], object]:
-    sess = session(path)
+    sess = session(path, 1, {})
     name = sess.get_inputs()[0].name
     return lambda x: sess.run(None, {name: x})
 
@@ -210,9 +197,9 @@ def timed(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=300, help="inferences profiled")
-    ap.add_argument("--blocks", type=int, default=12, help="timing blocks per model")
-    ap.add_argument("--per-block", type=int, default=20, help="inferences per block")
+    ap.add_argument("--runs", type=positive_int, default=300, help="inferences profiled")
+    ap.add_argument("--blocks", type=positive_int, default=12, help="timing blocks per model")
+    ap.add_argument("--per-block", type=positive_int, default=20, help="inferences per block")
     args = ap.parse_args()
     from models.bundle import load_bundle
 

@@ -35,13 +35,20 @@ CONFIGS = {
 }
 
 
-def session(model: Path, threads: int, config: dict[str, str]):
+def session(
+    model: Path, threads: int, config: dict[str, str], *, profile_prefix: str | None = None
+):
+    """An ONNX Runtime CPU session on ``threads`` intra-op threads with ``config`` entries;
+    profiled into files starting with ``profile_prefix`` when given."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if profile_prefix:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
     for key, value in config.items():
         opts.add_session_config_entry(key, value)
     return ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])

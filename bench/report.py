@@ -6,6 +6,7 @@ re-running it replaces that section and leaves the others alone.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import os
 import platform
@@ -35,6 +36,17 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.machine()} · {cpus} usable CPU(s) · {model or platform.processor()} · Python {platform.python_version()}"
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (``--runs 0`` is refused in one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
 def write_section(name: str, title: str, body: str, command: str) -> Path:

@@ -93,6 +93,11 @@ def image_convolutions(model: onnx.ModelProto) -> list[str]:
     return found
 
 
+def conv_group(node: onnx.NodeProto) -> int:
+    """A convolution's ``group`` attribute (1 when absent, as ONNX defines it)."""
+    return next((a.i for a in node.attribute if a.name == "group"), 1)
+
+
 def depthwise_convolutions(model: onnx.ModelProto) -> list[str]:
     """The depthwise convolutions of a graph (one input channel per group): the layers whose
     int8 time ``bench/bench_model_ops.py`` compares with their share of the multiply-adds."""
@@ -100,9 +105,7 @@ def depthwise_convolutions(model: onnx.ModelProto) -> list[str]:
     return [
         n.name
         for n in model.graph.node
-        if n.op_type == "Conv"
-        and next((a.i for a in n.attribute if a.name == "group"), 1) > 1
-        and weights.get(n.input[1], [0, 0])[1:2] == [1]
+        if n.op_type == "Conv" and conv_group(n) > 1 and weights.get(n.input[1], [0, 0])[1:2] == [1]
     ]
 
 
